@@ -1,0 +1,280 @@
+// Package ecrlocal is an in-memory Amazon ECR endpoint for tests and demos.
+//
+// It speaks ECR's wire protocol (JSON 1.1 over HTTP, SigV4-signed requests,
+// AWS error shapes and status codes), validates every request against the
+// official API model, and implements the repository and layer-upload
+// operations with the service's semantics. Tests can choose the part size it
+// answers, inject faults and read back the requests it received.
+package ecrlocal
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+const (
+	jsonContentType = "application/x-amz-json-1.1"
+	targetPrefix    = "AmazonEC2ContainerRegistry_V20150921."
+
+	// DefaultPartSize is the part size ECR answers to InitiateLayerUpload today.
+	DefaultPartSize = 10 * 1024 * 1024
+	// DefaultAccountID is the account that owns the endpoint's default registry.
+	DefaultAccountID = "123456789012"
+
+	// A 20 MiB part is 28 MiB in base64; anything past this is not a request
+	// ECR would accept.
+	maxRequestBytes = 32 << 20
+)
+
+// Options configures a Server. Zero values take the documented defaults.
+type Options struct {
+	// AccessKeyID and SecretAccessKey are the only credentials the endpoint
+	// accepts; SessionToken, when set, must accompany them.
+	AccessKeyID     string
+	SecretAccessKey string
+	SessionToken    string
+	// AccountID owns the default registry (DefaultAccountID when empty).
+	AccountID string
+	// PartSize is answered by InitiateLayerUpload (DefaultPartSize when zero).
+	PartSize int64
+	// Now is the server's clock, for signature expiry (time.Now when nil).
+	Now func() time.Time
+}
+
+// Server is a running local ECR endpoint.
+type Server struct {
+	opts     Options
+	listener net.Listener
+	http     *http.Server
+	url      string
+
+	mu       sync.Mutex
+	repos    map[repoKey]*repository
+	uploads  map[string]*upload
+	requests []Request
+	faults   map[string][]*Fault
+	partSize int64
+}
+
+// Request records one request the endpoint answered.
+type Request struct {
+	Operation string
+	// Region and AccessKeyID come from the signature's credential scope.
+	Region      string
+	AccessKeyID string
+	// Input is the decoded JSON body, with layerPartBlob replaced by its size.
+	Input     map[string]any
+	ErrorCode string
+	UserAgent string
+}
+
+// Handler returns a Server that is not listening, for use with httptest or a
+// caller's own listener.
+func Handler(opts Options) *Server {
+	if opts.AccountID == "" {
+		opts.AccountID = DefaultAccountID
+	}
+	if opts.PartSize == 0 {
+		opts.PartSize = DefaultPartSize
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Server{
+		opts:     opts,
+		repos:    map[repoKey]*repository{},
+		uploads:  map[string]*upload{},
+		faults:   map[string][]*Fault{},
+		partSize: opts.PartSize,
+	}
+}
+
+// Start serves the endpoint on addr ("127.0.0.1:0" picks a free port).
+func Start(addr string, opts Options) (*Server, error) {
+	s := Handler(opts)
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listening on %s: %w", addr, err)
+	}
+	s.listener = l
+	s.url = "http://" + l.Addr().String()
+	s.http = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = s.http.Serve(l) }()
+	return s, nil
+}
+
+// URL is the endpoint's base URL, for endpoints { ecr = ... }.
+func (s *Server) URL() string { return s.url }
+
+// Close stops the endpoint.
+func (s *Server) Close() error {
+	if s.http == nil {
+		return nil
+	}
+	return s.http.Close()
+}
+
+// SetPartSize changes the part size InitiateLayerUpload answers from now on.
+func (s *Server) SetPartSize(n int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.partSize = n
+}
+
+// Requests returns a copy of the requests answered so far.
+func (s *Server) Requests() []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Request(nil), s.requests...)
+}
+
+// RequestsFor returns the requests answered so far for one operation.
+func (s *Server) RequestsFor(operation string) []Request {
+	var out []Request
+	for _, r := range s.Requests() {
+		if r.Operation == operation {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func (s *Server) now() time.Time { return s.opts.Now() }
+
+// ServeHTTP answers one request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rec := Request{UserAgent: r.UserAgent()}
+	result, apiErr := s.serve(r, &rec)
+	if apiErr != nil {
+		rec.ErrorCode = apiErr.Code
+	}
+	if rec.Operation != "" {
+		s.mu.Lock()
+		s.requests = append(s.requests, rec)
+		s.mu.Unlock()
+	}
+	if rec.Operation == stsGetCallerIdentity {
+		writeSTS(w, result, apiErr)
+		return
+	}
+	writeJSON(w, result, apiErr)
+}
+
+func (s *Server) serve(r *http.Request, rec *Request) (any, *apiError) {
+	if r.Method != http.MethodPost || r.URL.Path != "/" {
+		return nil, newError("UnknownOperationException", "Only POST / is served.")
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxRequestBytes+1))
+	if err != nil {
+		return nil, newError("SerializationException", "The request body could not be read: "+err.Error())
+	}
+	if len(body) > maxRequestBytes {
+		return nil, &apiError{Code: "RequestEntityTooLargeException", Message: "Request body is too large.", Status: http.StatusRequestEntityTooLarge}
+	}
+	sig, apiErr := s.verifySignature(r, body)
+	rec.Region, rec.AccessKeyID = sig.Region, sig.AccessKeyID
+	rec.Operation = operationName(r, body)
+	if apiErr != nil {
+		return nil, apiErr
+	}
+	if rec.Operation == stsGetCallerIdentity {
+		return s.getCallerIdentity(sig)
+	}
+	if sig.Service != "ecr" {
+		return nil, newError("InvalidSignatureException", "Credential should be scoped to correct service: 'ecr'.")
+	}
+	if !strings.HasPrefix(r.Header.Get("Content-Type"), jsonContentType) {
+		return nil, newError("SerializationException", "Content-Type must be "+jsonContentType+".")
+	}
+	handler, ok := s.handlers()[rec.Operation]
+	if !ok {
+		return nil, newError("UnknownOperationException", "Unknown operation "+r.Header.Get("X-Amz-Target")+".")
+	}
+	if fault := s.takeFault(rec.Operation); fault != nil {
+		return nil, fault.apply()
+	}
+	input, apiErr := decodeInput(body)
+	if apiErr != nil {
+		return nil, apiErr
+	}
+	rec.Input = redactBlob(input)
+	if apiErr := validateInput(rec.Operation, input); apiErr != nil {
+		return nil, apiErr
+	}
+	return handler(&call{region: sig.Region, input: input})
+}
+
+func operationName(r *http.Request, body []byte) string {
+	if target := r.Header.Get("X-Amz-Target"); target != "" {
+		return strings.TrimPrefix(target, targetPrefix)
+	}
+	if bytes.Contains(body, []byte("Action=GetCallerIdentity")) {
+		return stsGetCallerIdentity
+	}
+	return ""
+}
+
+func decodeInput(body []byte) (map[string]any, *apiError) {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return map[string]any{}, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var input map[string]any
+	if err := dec.Decode(&input); err != nil {
+		return nil, newError("SerializationException", "Start of structure or map found where not expected, or the body is not JSON.")
+	}
+	if input == nil || dec.More() {
+		return nil, newError("SerializationException", "The request body must be one JSON object.")
+	}
+	return input, nil
+}
+
+func redactBlob(input map[string]any) map[string]any {
+	out := make(map[string]any, len(input))
+	for k, v := range input {
+		if blob, ok := v.(string); ok && k == "layerPartBlob" {
+			n, _ := decodedBlobLen(blob)
+			v = fmt.Sprintf("<%d bytes>", n)
+		}
+		out[k] = v
+	}
+	return out
+}
+
+func writeJSON(w http.ResponseWriter, result any, apiErr *apiError) {
+	w.Header().Set("Content-Type", jsonContentType)
+	w.Header().Set("X-Amzn-RequestId", newUUID())
+	if apiErr != nil {
+		w.Header().Set("X-Amzn-ErrorType", apiErr.Code)
+		w.WriteHeader(apiErr.Status)
+		_, _ = w.Write(apiErr.body())
+		return
+	}
+	b, err := json.Marshal(result)
+	if err != nil {
+		writeJSON(w, nil, newError("ServerException", "encoding the response: "+err.Error()))
+		return
+	}
+	_, _ = w.Write(b)
+}
+
+// newUUID returns a random version 4 UUID, the form ECR's upload IDs take.
+func newUUID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(errors.New("crypto/rand failed: " + err.Error()))
+	}
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
