@@ -64,8 +64,9 @@ func (s *shape) fullMatch(v string) bool {
 	return s.patternRE.MatchString(v)
 }
 
-// operationErrors lists the error codes the model declares for an operation.
-func operationErrors(operation string) []string {
+// OperationErrors lists the error codes the official model declares for an
+// operation, so tests can cover every one of them.
+func OperationErrors(operation string) []string {
 	op, ok := loadModel().Operations[operation]
 	if !ok {
 		return nil
@@ -289,4 +290,26 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// ShapeConstraint is what the model says of a string shape.
+type ShapeConstraint struct {
+	Pattern  string
+	Min, Max int
+}
+
+// StringShape returns the model's constraints on a named string shape.
+func StringShape(name string) (ShapeConstraint, bool) {
+	s, ok := loadModel().Shapes[name]
+	if !ok || s.Type != "string" {
+		return ShapeConstraint{}, false
+	}
+	c := ShapeConstraint{Pattern: s.Pattern}
+	if s.Min != nil {
+		c.Min = int(*s.Min)
+	}
+	if s.Max != nil {
+		c.Max = int(*s.Max)
+	}
+	return c, true
 }
