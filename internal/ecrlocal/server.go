@@ -48,6 +48,8 @@ type Options struct {
 	PartSize int64
 	// Now is the server's clock, for signature expiry (time.Now when nil).
 	Now func() time.Time
+	// Log, when set, gets a line for each request answered.
+	Log io.Writer
 }
 
 // Server is a running local ECR endpoint.
@@ -162,6 +164,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.requests = append(s.requests, rec)
 		s.mu.Unlock()
 	}
+	s.logRequest(rec, result)
 	if rec.Operation == stsGetCallerIdentity {
 		writeSTS(w, result, apiErr)
 		return
@@ -277,4 +280,17 @@ func newUUID() string {
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+func (s *Server) logRequest(rec Request, result any) {
+	if s.opts.Log == nil {
+		return
+	}
+	outcome := "ok"
+	if rec.ErrorCode != "" {
+		outcome = rec.ErrorCode
+	} else if m, ok := result.(map[string]any); ok && rec.Operation == "InitiateLayerUpload" {
+		outcome = fmt.Sprintf("ok uploadId=%v partSize=%v", m["uploadId"], m["partSize"])
+	}
+	fmt.Fprintf(s.opts.Log, "ecr-local: %s region=%s repository=%v: %s\n", rec.Operation, rec.Region, rec.Input["repositoryName"], outcome)
 }

@@ -1,0 +1,120 @@
+package provider
+
+import (
+	"context"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
+	awsbase "github.com/hashicorp/aws-sdk-go-base/v2"
+	basediag "github.com/hashicorp/aws-sdk-go-base/v2/diag"
+	"github.com/hashicorp/aws-sdk-go-base/v2/logging"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+)
+
+const docsURL = "https://registry.terraform.io/providers/ecrlabs/ecr/latest/docs"
+
+// baseConfig maps the provider block onto aws-sdk-go-base, the library the
+// AWS provider resolves credentials, regions, proxies and retries with.
+func (m providerModel) baseConfig(ctx context.Context, providerVersion, terraformVersion string) (*awsbase.Config, diag.Diagnostics) {
+	var diags diag.Diagnostics
+	retries := int64(defaultMaxRetries)
+	if !m.MaxRetries.IsNull() {
+		retries = m.MaxRetries.ValueInt64()
+	}
+	cfg := &awsbase.Config{
+		AccessKey:      m.AccessKey.ValueString(),
+		SecretKey:      m.SecretKey.ValueString(),
+		Token:          m.Token.ValueString(),
+		Region:         m.Region.ValueString(),
+		Profile:        m.Profile.ValueString(),
+		CustomCABundle: m.CustomCABundle.ValueString(),
+		Insecure:       m.Insecure.ValueBool(),
+		NoProxy:        m.NoProxy.ValueString(),
+		HTTPProxyMode:  awsbase.HTTPProxyModeSeparate,
+		// aws-sdk-go-base counts attempts, the first included.
+		MaxRetries: int(retries) + 1,
+		// Credentials are checked after the configuration is built, so that
+		// the same STS call also yields the account ID.
+		SkipCredsValidation:     true,
+		SkipRequestingAccountId: m.SkipRequestingAccountID.ValueBool(),
+		CallerName:              "the ECR provider",
+		CallerDocumentationURL:  docsURL,
+		Logger:                  logging.TfLogger(""),
+		UserAgent: awsbase.UserAgentProducts{
+			{Name: "terraform-provider-ecr", Version: providerVersion, Comment: "+" + docsURL},
+			{Name: "Terraform", Version: terraformVersion},
+		},
+	}
+	if !m.HTTPProxy.IsNull() {
+		cfg.HTTPProxy = aws.String(m.HTTPProxy.ValueString())
+	}
+	if !m.HTTPSProxy.IsNull() {
+		cfg.HTTPSProxy = aws.String(m.HTTPSProxy.ValueString())
+	}
+	if m.SkipMetadataAPICheck.ValueBool() {
+		cfg.EC2MetadataServiceEnableState = imds.ClientDisabled
+	}
+	if !m.RetryMode.IsNull() {
+		mode, err := aws.ParseRetryMode(m.RetryMode.ValueString())
+		if err != nil {
+			diags.AddAttributeError(path.Root("retry_mode"), "Invalid Retry Mode", err.Error())
+		}
+		cfg.RetryMode = mode
+	}
+	diags.Append(stringList(ctx, m.SharedConfigFiles, &cfg.SharedConfigFiles)...)
+	diags.Append(stringList(ctx, m.SharedCredentialsFiles, &cfg.SharedCredentialsFiles)...)
+	for _, r := range m.AssumeRole {
+		role := awsbase.AssumeRole{
+			RoleARN:     r.RoleARN.ValueString(),
+			SessionName: r.SessionName.ValueString(),
+			ExternalID:  r.ExternalID.ValueString(),
+			Policy:      r.Policy.ValueString(),
+		}
+		if !r.Duration.IsNull() {
+			d, err := time.ParseDuration(r.Duration.ValueString())
+			if err != nil {
+				diags.AddAttributeError(path.Root("assume_role").AtListIndex(0).AtName("duration"), "Invalid Duration", err.Error())
+			}
+			role.Duration = d
+		}
+		cfg.AssumeRole = append(cfg.AssumeRole, role)
+	}
+	if e := m.endpoints(); !e.STS.IsNull() {
+		cfg.StsEndpoint = e.STS.ValueString()
+	}
+	return cfg, diags
+}
+
+func (m providerModel) endpoints() endpoints {
+	if len(m.Endpoints) == 0 {
+		return endpoints{ECR: types.StringNull(), STS: types.StringNull()}
+	}
+	return m.Endpoints[0]
+}
+
+func stringList(ctx context.Context, list types.List, into *[]string) diag.Diagnostics {
+	if list.IsNull() {
+		return nil
+	}
+	return list.ElementsAs(ctx, into, false)
+}
+
+// appendBaseDiags copies aws-sdk-go-base's diagnostics into the framework's.
+// Its plain errors have no detail; those get the given summary, with hint
+// (what to set) before the error.
+func appendBaseDiags(into *diag.Diagnostics, from basediag.Diagnostics, summary, hint string) {
+	for _, d := range from {
+		s, detail := d.Summary(), d.Detail()
+		if detail == "" {
+			s, detail = summary, hint+"\n\n"+d.Summary()
+		}
+		if d.Severity() == basediag.SeverityWarning {
+			into.AddWarning(s, detail)
+		} else {
+			into.AddError(s, detail)
+		}
+	}
+}

@@ -1,0 +1,115 @@
+package provider
+
+import (
+	"context"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ecr"
+	awsbase "github.com/hashicorp/aws-sdk-go-base/v2"
+	"github.com/hashicorp/aws-sdk-go-base/v2/logging"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/ecrlabs/terraform-provider-ecr/internal/ecrpush"
+)
+
+// client is built once per provider configuration and shared by every
+// resource, data source and ephemeral resource of it.
+type client struct {
+	ecr *ecr.Client
+	// region is the provider's; each resource may override it.
+	region string
+	// accountID names the default registry in messages; empty when unknown.
+	accountID string
+	// secrets are masked in every log line written under this client.
+	secrets []string
+}
+
+// newClient resolves credentials and region and builds the ECR client.
+func newClient(ctx context.Context, m providerModel, cfg *awsbase.Config) (*client, diag.Diagnostics) {
+	var diags diag.Diagnostics
+	secrets := nonEmpty(cfg.AccessKey, cfg.SecretKey, cfg.Token)
+	ctx = maskSecrets(ctx, secrets)
+
+	ctx, awsCfg, baseDiags := awsbase.GetAwsConfig(ctx, cfg)
+	appendBaseDiags(&diags, baseDiags, "Cannot Configure AWS Access",
+		"Set credentials (access_key/secret_key, profile, or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_PROFILE) "+
+			"and check custom_ca_bundle and the proxy settings.")
+	if diags.HasError() {
+		return nil, diags
+	}
+	if creds, err := awsCfg.Credentials.Retrieve(ctx); err == nil {
+		secrets = append(secrets, nonEmpty(creds.AccessKeyID, creds.SecretAccessKey, creds.SessionToken)...)
+		ctx = maskSecrets(ctx, secrets)
+	}
+
+	switch {
+	case awsCfg.Region == "":
+		diags.AddAttributeError(path.Root("region"), "Missing AWS Region",
+			"The provider has no region. Set region in the provider block, or AWS_REGION, or a region in the profile.")
+		return nil, diags
+	case ecrpush.ValidateRegion(awsCfg.Region) != nil:
+		diags.AddAttributeError(path.Root("region"), "Invalid AWS Region",
+			"The region from the environment or profile "+ecrpush.ValidateRegion(awsCfg.Region).Error()+
+				". Fix AWS_REGION, AWS_DEFAULT_REGION or the profile's region.")
+		return nil, diags
+	}
+
+	var accountID string
+	if !m.SkipCredentialsValidation.ValueBool() || !m.SkipRequestingAccountID.ValueBool() {
+		lookup := *cfg
+		lookup.SkipCredsValidation = m.SkipCredentialsValidation.ValueBool()
+		id, _, idDiags := awsbase.GetAwsAccountIDAndPartition(ctx, awsCfg, &lookup)
+		if m.SkipCredentialsValidation.ValueBool() {
+			// The ID only names registries in messages: not finding it is no reason to stop.
+			for _, d := range idDiags {
+				diags.AddWarning("AWS Account ID Not Found",
+					"Error messages will not name the default registry's account. Set skip_requesting_account_id = true "+
+						"to skip the look-up.\n\n"+d.Summary()+d.Detail())
+			}
+		} else {
+			appendBaseDiags(&diags, idDiags, "Invalid AWS Credentials",
+				"STS GetCallerIdentity did not accept the credentials. Check them, or set "+
+					"skip_credentials_validation = true where STS cannot be reached.")
+		}
+		accountID = id
+	}
+	if diags.HasError() {
+		return nil, diags
+	}
+
+	ecrEndpoint := m.endpoints().ECR
+	api := ecr.NewFromConfig(awsCfg, func(o *ecr.Options) {
+		if !ecrEndpoint.IsNull() {
+			o.BaseEndpoint = aws.String(ecrEndpoint.ValueString())
+		}
+	})
+	tflog.Debug(ctx, "ECR client configured", map[string]any{"region": awsCfg.Region, "account_id": accountID})
+	return &client{ecr: api, region: awsCfg.Region, accountID: accountID, secrets: secrets}, diags
+}
+
+// withLogging prepares a request context: SDK logs go to tflog, through the
+// logger aws-sdk-go-base's middleware looks up, with credentials masked.
+func (c *client) withLogging(ctx context.Context) context.Context {
+	ctx = logging.RegisterLogger(ctx, logging.TfLogger(""))
+	return maskSecrets(ctx, c.secrets)
+}
+
+func maskSecrets(ctx context.Context, secrets []string) context.Context {
+	if len(secrets) == 0 {
+		return ctx
+	}
+	ctx = tflog.MaskAllFieldValuesStrings(ctx, secrets...)
+	return tflog.MaskMessageStrings(ctx, secrets...)
+}
+
+func nonEmpty(values ...string) []string {
+	var out []string
+	for _, v := range values {
+		if v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}

@@ -1,0 +1,100 @@
+// Package provider adapts the ecrpush engine to Terraform and OpenTofu.
+package provider
+
+import (
+	"context"
+
+	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	"github.com/hashicorp/terraform-plugin-framework/ephemeral"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/provider"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+)
+
+var (
+	_ provider.Provider                       = (*ecrProvider)(nil)
+	_ provider.ProviderWithEphemeralResources = (*ecrProvider)(nil)
+)
+
+type ecrProvider struct {
+	version string
+}
+
+// New returns a constructor for the provider at the given version.
+func New(version string) func() provider.Provider {
+	return func() provider.Provider { return &ecrProvider{version: version} }
+}
+
+func (p *ecrProvider) Metadata(_ context.Context, _ provider.MetadataRequest, resp *provider.MetadataResponse) {
+	resp.TypeName = "ecr"
+	resp.Version = p.version
+}
+
+func (p *ecrProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp *provider.SchemaResponse) {
+	resp.Schema = providerSchema()
+}
+
+func (p *ecrProvider) Configure(ctx context.Context, req provider.ConfigureRequest, resp *provider.ConfigureResponse) {
+	var m providerModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if unknown := m.unknownAttribute(); unknown != "" {
+		resp.Diagnostics.AddAttributeError(path.Root(unknown), "Unknown Provider Configuration",
+			"The provider's "+unknown+" depends on a value that is not known until apply, so the provider cannot be "+
+				"configured during plan. Use a value known at plan time (a variable, a local, or a data source that can be read during plan).")
+		return
+	}
+	cfg, diags := m.baseConfig(ctx, p.version, req.TerraformVersion)
+	resp.Diagnostics.Append(diags...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	c, diags := newClient(ctx, m, cfg)
+	resp.Diagnostics.Append(diags...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	// Every kind of type gets the client, ephemeral resources included.
+	resp.ResourceData = c
+	resp.DataSourceData = c
+	resp.EphemeralResourceData = c
+}
+
+func (p *ecrProvider) Resources(context.Context) []func() resource.Resource { return nil }
+
+func (p *ecrProvider) DataSources(context.Context) []func() datasource.DataSource { return nil }
+
+func (p *ecrProvider) EphemeralResources(context.Context) []func() ephemeral.EphemeralResource {
+	return []func() ephemeral.EphemeralResource{newLayerUploadEphemeral}
+}
+
+// unknownAttribute names the first provider argument whose value is unknown.
+func (m providerModel) unknownAttribute() string {
+	for name, unknown := range map[string]bool{
+		"region": m.Region.IsUnknown(), "profile": m.Profile.IsUnknown(), "access_key": m.AccessKey.IsUnknown(),
+		"secret_key": m.SecretKey.IsUnknown(), "token": m.Token.IsUnknown(),
+		"shared_config_files": m.SharedConfigFiles.IsUnknown(), "shared_credentials_files": m.SharedCredentialsFiles.IsUnknown(),
+		"max_retries": m.MaxRetries.IsUnknown(), "retry_mode": m.RetryMode.IsUnknown(),
+		"custom_ca_bundle": m.CustomCABundle.IsUnknown(), "insecure": m.Insecure.IsUnknown(),
+		"http_proxy": m.HTTPProxy.IsUnknown(), "https_proxy": m.HTTPSProxy.IsUnknown(), "no_proxy": m.NoProxy.IsUnknown(),
+		"skip_credentials_validation": m.SkipCredentialsValidation.IsUnknown(),
+		"skip_requesting_account_id":  m.SkipRequestingAccountID.IsUnknown(),
+		"skip_metadata_api_check":     m.SkipMetadataAPICheck.IsUnknown(),
+	} {
+		if unknown {
+			return name
+		}
+	}
+	e := m.endpoints()
+	if e.ECR.IsUnknown() || e.STS.IsUnknown() {
+		return "endpoints"
+	}
+	for _, r := range m.AssumeRole {
+		if r.RoleARN.IsUnknown() || r.SessionName.IsUnknown() || r.ExternalID.IsUnknown() || r.Duration.IsUnknown() || r.Policy.IsUnknown() {
+			return "assume_role"
+		}
+	}
+	return ""
+}
