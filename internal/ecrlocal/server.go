@@ -74,7 +74,9 @@ type Request struct {
 	Region      string
 	AccessKeyID string
 	// Input is the decoded JSON body, with layerPartBlob replaced by its size.
-	Input     map[string]any
+	Input map[string]any
+	// Output is the decoded response of a successful request.
+	Output    map[string]any
 	ErrorCode string
 	UserAgent string
 }
@@ -158,6 +160,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	result, apiErr := s.serve(r, &rec)
 	if apiErr != nil {
 		rec.ErrorCode = apiErr.Code
+	}
+	if out, ok := result.(map[string]any); ok {
+		rec.Output = out
 	}
 	if rec.Operation != "" {
 		s.mu.Lock()
