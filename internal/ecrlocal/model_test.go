@@ -129,7 +129,7 @@ func expectViolation(t *testing.T, op, member string, input map[string]any, cons
 }
 
 func TestModelValidationReachesTheWire(t *testing.T) {
-	srv := startServer(t, Options{})
+	srv := startServer(t)
 	client := sdkClient(srv, testAccessKey, testSecretKey)
 	_, err := client.InitiateLayerUpload(context.Background(), &ecr.InitiateLayerUploadInput{RepositoryName: aws.String("Team/App")})
 	if code := errorCode(t, err); code != "InvalidParameterException" {
@@ -144,7 +144,7 @@ func TestAWSCLIAgainstEndpoint(t *testing.T) {
 	if err != nil {
 		t.Skip("the AWS CLI is not installed")
 	}
-	srv := startServer(t, Options{})
+	srv := startServer(t)
 	run := func(args ...string) map[string]any {
 		t.Helper()
 		cmd := exec.Command(cli, append([]string{"--endpoint-url", srv.URL(), "--region", testRegion, "--output", "json", "ecr"}, args...)...)

@@ -22,12 +22,9 @@ const (
 	testRegion    = "eu-west-1"
 )
 
-func startServer(t *testing.T, opts Options) *Server {
+func startServer(t *testing.T) *Server {
 	t.Helper()
-	if opts.AccessKeyID == "" {
-		opts.AccessKeyID, opts.SecretAccessKey = testAccessKey, testSecretKey
-	}
-	srv, err := Start("127.0.0.1:0", opts)
+	srv, err := Start("127.0.0.1:0", Options{AccessKeyID: testAccessKey, SecretAccessKey: testSecretKey})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +58,7 @@ func digestOf(b []byte) string {
 }
 
 func TestPushSequenceWithSDKClient(t *testing.T) {
-	srv := startServer(t, Options{})
+	srv := startServer(t)
 	client := sdkClient(srv, testAccessKey, testSecretKey)
 	ctx := context.Background()
 	repo := aws.String("team/app")
@@ -120,7 +117,7 @@ func TestPushSequenceWithSDKClient(t *testing.T) {
 }
 
 func TestUploadSemantics(t *testing.T) {
-	srv := startServer(t, Options{})
+	srv := startServer(t)
 	client := sdkClient(srv, testAccessKey, testSecretKey)
 	ctx := context.Background()
 	repo := aws.String("semantics")
@@ -211,7 +208,7 @@ func TestUploadSemantics(t *testing.T) {
 }
 
 func TestRepositoriesAreRegionalAndPerRegistry(t *testing.T) {
-	srv := startServer(t, Options{})
+	srv := startServer(t)
 	ctx := context.Background()
 	srv.CreateRepository("us-east-2", "210987654321", "shared/base")
 	client := sdkClient(srv, testAccessKey, testSecretKey)
@@ -238,7 +235,7 @@ func TestRepositoriesAreRegionalAndPerRegistry(t *testing.T) {
 }
 
 func TestSignatureIsChecked(t *testing.T) {
-	srv := startServer(t, Options{})
+	srv := startServer(t)
 	srv.CreateRepository(testRegion, "", "signed")
 	ctx := context.Background()
 	in := &ecr.InitiateLayerUploadInput{RepositoryName: aws.String("signed")}
@@ -263,7 +260,7 @@ func TestSignatureIsChecked(t *testing.T) {
 }
 
 func TestInjectedErrorsAreServedInOrder(t *testing.T) {
-	srv := startServer(t, Options{})
+	srv := startServer(t)
 	srv.CreateRepository(testRegion, "", "faulty")
 	srv.InjectError("InitiateLayerUpload", Fault{Code: "KmsException", Extra: map[string]any{"kmsError": "KMSDisabled"}})
 	client := sdkClient(srv, testAccessKey, testSecretKey)

@@ -125,7 +125,7 @@ func TestAccLayerUploadEphemeral_repositoryNotFound(t *testing.T) {
 		TerraformVersionChecks:   ephemeralSupported,
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{{
-			Config: testAccLayerUploadConfig_basic(srv, `repository_name = "missing/repo"`),
+			Config:      testAccLayerUploadConfig_basic(srv, `repository_name = "missing/repo"`),
 			ExpectError: regexp.MustCompile(`(?s)ECR Repository Not Found.*"missing/repo".*registry\s+123456789012.*region\s+eu-west-1`),
 		}},
 	})
