@@ -35,7 +35,7 @@ func TestAccLayerUploadEphemeral_basic(t *testing.T) {
 	resource.ParallelTest(t, resource.TestCase{
 		TerraformVersionChecks:   ephemeralSupported,
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		Steps: []resource.TestStep{{
+		Steps: []resource.TestStep{testAccStep(resource.TestStep{
 			Config: testAccLayerUploadConfig_basic(srv, `repository_name = "team/app"`),
 			ConfigStateChecks: []statecheck.StateCheck{
 				statecheck.ExpectKnownValue("echo.test", data.AtMapKey("upload_id"), knownvalue.StringRegexp(ecrpush.UploadIDRegexp)),
@@ -45,7 +45,7 @@ func TestAccLayerUploadEphemeral_basic(t *testing.T) {
 				statecheck.ExpectKnownValue("echo.test", data.AtMapKey("region"), knownvalue.StringExact(testAccRegion)),
 				lastIssuedUpload{srv},
 			},
-		}},
+		})},
 	})
 }
 
@@ -55,7 +55,7 @@ func TestAccLayerUploadEphemeral_registryAndRegion(t *testing.T) {
 	resource.ParallelTest(t, resource.TestCase{
 		TerraformVersionChecks:   ephemeralSupported,
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		Steps: []resource.TestStep{{
+		Steps: []resource.TestStep{testAccStep(resource.TestStep{
 			Config: testAccLayerUploadConfig_basic(srv, `
   repository_name = "shared/base"
   registry_id     = "210987654321"
@@ -72,7 +72,7 @@ func TestAccLayerUploadEphemeral_registryAndRegion(t *testing.T) {
 					return nil
 				}},
 			},
-		}},
+		})},
 	})
 }
 
@@ -87,7 +87,7 @@ func TestAccLayerUploadEphemeral_notPersisted(t *testing.T) {
 		TerraformVersionChecks:   ephemeralSupported,
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		ExternalProviders:        map[string]resource.ExternalProvider{},
-		Steps: []resource.TestStep{{
+		Steps: []resource.TestStep{testAccStep(resource.TestStep{
 			Config: testAccProviderConfig(srv, "") + `
 ephemeral "ecr_layer_upload" "first" {
   repository_name = "team/app"
@@ -112,7 +112,7 @@ resource "terraform_data" "consumer" {
 `,
 			ConfigPlanChecks:  resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{never}},
 			ConfigStateChecks: []statecheck.StateCheck{never},
-		}},
+		})},
 	})
 	if n := len(issuedUploadIDs(srv)); n < 4 {
 		t.Fatalf("want at least 4 uploads (two resources, opened at plan and at apply), got %d", n)
@@ -124,10 +124,10 @@ func TestAccLayerUploadEphemeral_repositoryNotFound(t *testing.T) {
 	resource.ParallelTest(t, resource.TestCase{
 		TerraformVersionChecks:   ephemeralSupported,
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		Steps: []resource.TestStep{{
+		Steps: []resource.TestStep{testAccStep(resource.TestStep{
 			Config:      testAccLayerUploadConfig_basic(srv, `repository_name = "missing/repo"`),
 			ExpectError: regexp.MustCompile(`(?s)ECR Repository Not Found.*"missing/repo".*registry\s+123456789012.*region\s+eu-west-1`),
-		}},
+		})},
 	})
 }
 
@@ -139,10 +139,10 @@ func TestAccLayerUploadEphemeral_accessDenied(t *testing.T) {
 	resource.ParallelTest(t, resource.TestCase{
 		TerraformVersionChecks:   ephemeralSupported,
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		Steps: []resource.TestStep{{
+		Steps: []resource.TestStep{testAccStep(resource.TestStep{
 			Config:      testAccLayerUploadConfig_basic(srv, `repository_name = "team/app"`),
 			ExpectError: regexp.MustCompile(`(?s)Access Denied by ECR.*IAM\s+action\s+ecr:InitiateLayerUpload.*AWS request ID:`),
-		}},
+		})},
 	})
 }
 
@@ -153,10 +153,10 @@ func TestAccLayerUploadEphemeral_throttlingRetried(t *testing.T) {
 	resource.ParallelTest(t, resource.TestCase{
 		TerraformVersionChecks:   ephemeralSupported,
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		Steps: []resource.TestStep{{
+		Steps: []resource.TestStep{testAccStep(resource.TestStep{
 			Config:            testAccLayerUploadConfig_basic(srv, `repository_name = "team/app"`),
 			ConfigStateChecks: []statecheck.StateCheck{lastIssuedUpload{srv}},
-		}},
+		})},
 	})
 	throttled := 0
 	for _, r := range srv.RequestsFor("InitiateLayerUpload") {
