@@ -216,3 +216,10 @@ func (onlyEphemeralOpens) CheckPlan(_ context.Context, req plancheck.CheckPlanRe
 		}
 	}
 }
+
+// planCheckFunc adapts a function to a plan check.
+type planCheckFunc func(*tfjson.Plan) error
+
+func (f planCheckFunc) CheckPlan(_ context.Context, req plancheck.CheckPlanRequest, resp *plancheck.CheckPlanResponse) {
+	resp.Error = f(req.Plan)
+}

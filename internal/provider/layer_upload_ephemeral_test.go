@@ -6,6 +6,9 @@ import (
 	"strings"
 	"testing"
 
+	tfjson "github.com/hashicorp/terraform-json"
+	"github.com/hashicorp/terraform-plugin-framework/providerserver"
+	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
@@ -191,5 +194,66 @@ ephemeral "ecr_layer_upload" "test" {
 				ExpectError: regexp.MustCompile(`(?s)Invalid AWS Credentials.*InvalidSignatureException`),
 			},
 		},
+	})
+}
+
+// TestAccLayerUploadEphemeral_unknownAtPlan gives the resource a repository
+// name that is unknown during plan, and sends its results to a write-only
+// argument and a provisioner. The open must wait for apply, the write-only
+// argument must get the upload ECR issued, and nothing may be stored.
+func TestAccLayerUploadEphemeral_unknownAtPlan(t *testing.T) {
+	srv := testAccEndpoint(t)
+	srv.CreateRepository(testAccRegion, "", "team/app")
+	srv.SetPartSize(5 << 20)
+	key := t.Name()
+	resource.ParallelTest(t, resource.TestCase{
+		TerraformVersionChecks: []tfversion.TerraformVersionCheck{tfversion.SkipBelow(tfversion.Version1_11_0)},
+		ProtoV6ProviderFactories: map[string]func() (tfprotov6.ProviderServer, error){
+			"ecr":  testAccProtoV6ProviderFactories["ecr"],
+			"sink": providerserver.NewProtocol6WithError(sinkProvider{}),
+		},
+		Steps: []resource.TestStep{testAccStep(resource.TestStep{
+			Config: testAccProviderConfig(srv, "") + fmt.Sprintf(`
+resource "terraform_data" "repository" {
+  input = "team/app"
+}
+
+ephemeral "ecr_layer_upload" "test" {
+  repository_name = terraform_data.repository.output
+}
+
+resource "sink_secret" "test" {
+  key      = %q
+  value_wo = "${ephemeral.ecr_layer_upload.test.upload_id}/${ephemeral.ecr_layer_upload.test.part_size}"
+}
+
+resource "terraform_data" "provisioned" {
+  provisioner "local-exec" {
+    command     = "test \"$PART_SIZE\" = 5242880"
+    environment = { PART_SIZE = ephemeral.ecr_layer_upload.test.part_size }
+  }
+}
+`, key),
+			ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+				planCheckFunc(func(*tfjson.Plan) error {
+					if n := len(srv.RequestsFor("InitiateLayerUpload")); n != 0 {
+						return fmt.Errorf("the upload was opened during plan (%d requests) although its input was unknown", n)
+					}
+					return nil
+				}),
+			}},
+			ConfigStateChecks: []statecheck.StateCheck{
+				statecheck.ExpectKnownValue("sink_secret.test", tfjsonpath.New("value_wo"), knownvalue.Null()),
+				noUploadIDs{srv},
+				requestsCheck{srv, func(reqs []ecrlocal.Request) error {
+					got, _ := sinkReceived.Load(key)
+					ids := issuedUploadIDs(srv)
+					if len(ids) != 1 || got != ids[0]+"/5242880" {
+						return fmt.Errorf("the write-only argument got %v; the endpoint issued %v", got, ids)
+					}
+					return nil
+				}},
+			},
+		})},
 	})
 }
