@@ -20,9 +20,13 @@ const (
 	region    = "eu-west-1"
 )
 
+func startBenchEndpoint() (*ecrlocal.Server, error) {
+	return ecrlocal.Start("127.0.0.1:0", ecrlocal.Options{AccessKeyID: accessKey, SecretAccessKey: secretKey})
+}
+
 func endpoint(t *testing.T) *ecrlocal.Server {
 	t.Helper()
-	srv, err := ecrlocal.Start("127.0.0.1:0", ecrlocal.Options{AccessKeyID: accessKey, SecretAccessKey: secretKey})
+	srv, err := startBenchEndpoint()
 	if err != nil {
 		t.Fatal(err)
 	}

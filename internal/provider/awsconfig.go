@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"os"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -20,9 +21,14 @@ const docsURL = "https://registry.terraform.io/providers/ecrlabs/ecr/latest/docs
 // AWS provider resolves credentials, regions, proxies and retries with.
 func (m providerModel) baseConfig(ctx context.Context, providerVersion, terraformVersion string) (*awsbase.Config, diag.Diagnostics) {
 	var diags diag.Diagnostics
-	retries := int64(defaultMaxRetries)
-	if !m.MaxRetries.IsNull() {
-		retries = m.MaxRetries.ValueInt64()
+	// aws-sdk-go-base counts attempts, the first included. Zero leaves the
+	// count to AWS_MAX_ATTEMPTS when that is set.
+	attempts := defaultMaxRetries + 1
+	switch {
+	case !m.MaxRetries.IsNull():
+		attempts = int(m.MaxRetries.ValueInt64()) + 1
+	case os.Getenv("AWS_MAX_ATTEMPTS") != "":
+		attempts = 0
 	}
 	cfg := &awsbase.Config{
 		AccessKey:      m.AccessKey.ValueString(),
@@ -34,8 +40,7 @@ func (m providerModel) baseConfig(ctx context.Context, providerVersion, terrafor
 		Insecure:       m.Insecure.ValueBool(),
 		NoProxy:        m.NoProxy.ValueString(),
 		HTTPProxyMode:  awsbase.HTTPProxyModeSeparate,
-		// aws-sdk-go-base counts attempts, the first included.
-		MaxRetries: int(retries) + 1,
+		MaxRetries:     attempts,
 		// Credentials are checked after the configuration is built, so that
 		// the same STS call also yields the account ID.
 		SkipCredsValidation:     true,
