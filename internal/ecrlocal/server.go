@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -59,6 +60,8 @@ type Server struct {
 	http     *http.Server
 	url      string
 
+	arrivals atomic.Int64
+
 	mu       sync.Mutex
 	repos    map[repoKey]*repository
 	uploads  map[string]*upload
@@ -79,6 +82,9 @@ type Request struct {
 	Output    map[string]any
 	ErrorCode string
 	UserAgent string
+	// Authorization is the header as received, for tests that look for its
+	// signature where it must not appear.
+	Authorization string
 }
 
 // Handler returns a Server that is not listening, for use with httptest or a
@@ -141,6 +147,10 @@ func (s *Server) Requests() []Request {
 	return append([]Request(nil), s.requests...)
 }
 
+// Arrivals counts the requests that have reached the endpoint, answered or
+// not (a request held by FaultHang is counted before it is recorded).
+func (s *Server) Arrivals() int64 { return s.arrivals.Load() }
+
 // RequestsFor returns the requests answered so far for one operation.
 func (s *Server) RequestsFor(operation string) []Request {
 	var out []Request
@@ -156,20 +166,29 @@ func (s *Server) now() time.Time { return s.opts.Now() }
 
 // ServeHTTP answers one request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	rec := Request{UserAgent: r.UserAgent()}
-	result, apiErr := s.serve(r, &rec)
+	s.arrivals.Add(1)
+	rec := Request{UserAgent: r.UserAgent(), Authorization: r.Header.Get("Authorization")}
+	fault := s.takeFault(strings.TrimPrefix(r.Header.Get("X-Amz-Target"), targetPrefix))
+	if fault != nil && fault.Kind != FaultError {
+		if s.transportFault(w, r, fault) {
+			rec.Operation = strings.TrimPrefix(r.Header.Get("X-Amz-Target"), targetPrefix)
+			rec.ErrorCode = "fault:" + fault.Kind.String()
+			s.record(rec, nil)
+			return
+		}
+		if fault.Kind == FaultTruncatedResponse {
+			w = truncatingWriter{w}
+		}
+		fault = nil
+	}
+	result, apiErr := s.serve(r, &rec, fault)
 	if apiErr != nil {
 		rec.ErrorCode = apiErr.Code
 	}
 	if out, ok := result.(map[string]any); ok {
 		rec.Output = out
 	}
-	if rec.Operation != "" {
-		s.mu.Lock()
-		s.requests = append(s.requests, rec)
-		s.mu.Unlock()
-	}
-	s.logRequest(rec, result)
+	s.record(rec, result)
 	if rec.Operation == stsGetCallerIdentity {
 		writeSTS(w, result, apiErr)
 		return
@@ -177,7 +196,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, result, apiErr)
 }
 
-func (s *Server) serve(r *http.Request, rec *Request) (any, *apiError) {
+func (s *Server) record(rec Request, result any) {
+	if rec.Operation != "" {
+		s.mu.Lock()
+		s.requests = append(s.requests, rec)
+		s.mu.Unlock()
+	}
+	s.logRequest(rec, result)
+}
+
+func (s *Server) serve(r *http.Request, rec *Request, fault *Fault) (any, *apiError) {
 	if r.Method != http.MethodPost || r.URL.Path != "/" {
 		return nil, newError("UnknownOperationException", "Only POST / is served.")
 	}
@@ -207,7 +235,7 @@ func (s *Server) serve(r *http.Request, rec *Request) (any, *apiError) {
 	if !ok {
 		return nil, newError("UnknownOperationException", "Unknown operation "+r.Header.Get("X-Amz-Target")+".")
 	}
-	if fault := s.takeFault(rec.Operation); fault != nil {
+	if fault != nil {
 		return nil, fault.apply()
 	}
 	input, apiErr := decodeInput(body)

@@ -89,6 +89,10 @@ func Explain(err error, accountID string) Explanation {
 	case errors.As(cause, &apiErr):
 		return Explanation{"ECR " + opErr.Operation + " Failed", fmt.Sprintf(
 			"%s for %s failed.%s", opErr.Operation, where, trailer)}
+	case errors.As(cause, new(*smithy.DeserializationError)):
+		return Explanation{"ECR Answered Something Unreadable", fmt.Sprintf(
+			"The answer to %s for %s was cut short or was not ECR's JSON. A proxy in the way, or an "+
+				"endpoints.ecr that is not an ECR endpoint, is the usual cause.%s", opErr.Operation, where, trailer)}
 	case isNetworkError(cause):
 		return Explanation{"Cannot Reach ECR", fmt.Sprintf(
 			"%s for %s got no answer from the ECR endpoint. Check the network, proxy settings and endpoints.ecr.%s",

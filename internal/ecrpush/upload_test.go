@@ -41,10 +41,10 @@ func client(srv *ecrlocal.Server, attempts int) *ecr.Client {
 		Region:       region,
 		BaseEndpoint: aws.String(srv.URL()),
 		Credentials:  credentials.NewStaticCredentialsProvider(accessKey, secretKey, ""),
-		Retryer: retry.NewStandard(func(o *retry.StandardOptions) {
+		Retryer: RetryCutShortResponses(retry.NewStandard(func(o *retry.StandardOptions) {
 			o.MaxAttempts = attempts
 			o.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return time.Millisecond, nil })
-		}),
+		})),
 	})
 }
 

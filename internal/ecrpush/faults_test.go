@@ -1,0 +1,92 @@
+package ecrpush
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ecrlabs/terraform-provider-ecr/internal/ecrlocal"
+)
+
+// TestFaultsAreRetriedWithinTheBudget injects each fault the endpoint can
+// produce, first fewer times than the client may attempt (the call must
+// succeed), then as many times (the call must fail with one explanation
+// naming the operation, repository, attempts made and the last error).
+func TestFaultsAreRetriedWithinTheBudget(t *testing.T) {
+	const attempts = 3
+	for _, tc := range []struct {
+		fault   ecrlocal.Fault
+		summary string
+		last    string // what the explanation must quote of the last error
+	}{
+		{ecrlocal.Fault{Code: "ThrottlingException"}, "ECR Throttled the Request", "ThrottlingException"},
+		{ecrlocal.Fault{Code: "ServerException"}, "ECR Server Error", "ServerException"},
+		{ecrlocal.Fault{Code: "ServiceUnavailableException"}, "ECR Server Error", "StatusCode: 503"},
+		{ecrlocal.Fault{Kind: ecrlocal.FaultDropConnection}, "Cannot Reach ECR", "EOF"},
+		{ecrlocal.Fault{Kind: ecrlocal.FaultResetMidBody}, "Cannot Reach ECR", "connection reset"},
+		{ecrlocal.Fault{Kind: ecrlocal.FaultTruncatedResponse}, "ECR Answered Something Unreadable", "unexpected EOF"},
+	} {
+		name := tc.fault.Kind.String() + "/" + tc.fault.Code
+		t.Run(name, func(t *testing.T) {
+			srv := endpoint(t)
+			srv.CreateRepository(region, "", "team/app")
+			target := Target{Repository: "team/app", Region: region}
+
+			f := tc.fault
+			f.Times = attempts - 1
+			srv.InjectError("InitiateLayerUpload", f)
+			if _, err := InitiateLayerUpload(context.Background(), client(srv, attempts), target); err != nil {
+				t.Fatalf("%d faults within %d attempts: %v", attempts-1, attempts, err)
+			}
+
+			f.Times = attempts
+			srv.InjectError("InitiateLayerUpload", f)
+			_, err := InitiateLayerUpload(context.Background(), client(srv, attempts), target)
+			if err == nil {
+				t.Fatalf("%d faults in %d attempts: no error", attempts, attempts)
+			}
+			got := Explain(err, "")
+			if got.Summary != tc.summary {
+				t.Errorf("summary: want %q, got %q\n%s", tc.summary, got.Summary, got.Detail)
+			}
+			for _, fact := range []string{"Operation: InitiateLayerUpload", `"team/app"`, fmt.Sprintf("Attempts made: %d", attempts), tc.last} {
+				if !strings.Contains(got.Detail, fact) {
+					t.Errorf("detail lacks %q:\n%s", fact, got.Detail)
+				}
+			}
+		})
+	}
+}
+
+func TestGarbageResponseIsNotRetried(t *testing.T) {
+	srv := endpoint(t)
+	srv.CreateRepository(region, "", "team/app")
+	srv.InjectError("InitiateLayerUpload", ecrlocal.Fault{Kind: ecrlocal.FaultGarbageResponse, Times: 5})
+	_, err := InitiateLayerUpload(context.Background(), client(srv, 3), Target{Repository: "team/app", Region: region})
+	got := Explain(err, "")
+	if got.Summary != "ECR Answered Something Unreadable" || !strings.Contains(got.Detail, "proxy") {
+		t.Fatalf("got %q\n%s", got.Summary, got.Detail)
+	}
+}
+
+func TestCancellationStopsAHungCall(t *testing.T) {
+	srv := endpoint(t)
+	srv.CreateRepository(region, "", "team/app")
+	srv.InjectError("InitiateLayerUpload", ecrlocal.Fault{Kind: ecrlocal.FaultHang})
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		for srv.Arrivals() == 0 {
+			time.Sleep(10 * time.Millisecond)
+		}
+		cancel()
+	}()
+	_, err := InitiateLayerUpload(ctx, client(srv, 3), Target{Repository: "team/app", Region: region})
+	if got := Explain(err, ""); got.Summary != "ECR Request Canceled" {
+		t.Fatalf("got %q\n%s", got.Summary, got.Detail)
+	}
+	if n := srv.Arrivals(); n != 1 {
+		t.Fatalf("a canceled call must not be retried: %d attempts", n)
+	}
+}
