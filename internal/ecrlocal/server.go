@@ -82,6 +82,8 @@ type Request struct {
 	Output    map[string]any
 	ErrorCode string
 	UserAgent string
+	// Received is when the request arrived.
+	Received time.Time
 	// Authorization is the header as received, for tests that look for its
 	// signature where it must not appear.
 	Authorization string
@@ -167,7 +169,7 @@ func (s *Server) now() time.Time { return s.opts.Now() }
 // ServeHTTP answers one request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.arrivals.Add(1)
-	rec := Request{UserAgent: r.UserAgent(), Authorization: r.Header.Get("Authorization")}
+	rec := Request{UserAgent: r.UserAgent(), Authorization: r.Header.Get("Authorization"), Received: s.now()}
 	fault := s.takeFault(strings.TrimPrefix(r.Header.Get("X-Amz-Target"), targetPrefix))
 	if fault != nil && fault.Kind != FaultError {
 		if s.transportFault(w, r, fault) {

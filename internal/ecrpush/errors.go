@@ -1,7 +1,8 @@
 package ecrpush
 
 import (
-	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -21,6 +22,9 @@ type OperationError struct {
 	Action    string
 	Target    Target
 	Err       error
+	// Canceled is true when the caller's context ended the call (Ctrl-C in
+	// Terraform), as opposed to a timeout inside the call.
+	Canceled bool
 }
 
 func (e *OperationError) Error() string {
@@ -55,7 +59,7 @@ func Explain(err error, accountID string) Explanation {
 		apiErr   smithy.APIError
 	)
 	switch {
-	case errors.Is(cause, context.Canceled), errors.Is(cause, context.DeadlineExceeded):
+	case opErr.Canceled:
 		return Explanation{"ECR Request Canceled", fmt.Sprintf(
 			"%s for %s was canceled before ECR answered.%s", opErr.Operation, where, trailer)}
 	case errors.As(cause, &notFound):
@@ -93,9 +97,14 @@ func Explain(err error, accountID string) Explanation {
 		return Explanation{"ECR Answered Something Unreadable", fmt.Sprintf(
 			"The answer to %s for %s was cut short or was not ECR's JSON. A proxy in the way, or an "+
 				"endpoints.ecr that is not an ECR endpoint, is the usual cause.%s", opErr.Operation, where, trailer)}
+	case isUntrustedCertificate(cause):
+		return Explanation{"ECR's TLS Certificate Is Not Trusted", fmt.Sprintf(
+			"The ECR endpoint's TLS certificate for %s could not be verified. Give the CA that signed it in "+
+				"custom_ca_bundle (or AWS_CA_BUNDLE); insecure = true turns verification off, for test endpoints only.%s",
+			opErr.Operation, trailer)}
 	case isNetworkError(cause):
 		return Explanation{"Cannot Reach ECR", fmt.Sprintf(
-			"%s for %s got no answer from the ECR endpoint. Check the network, proxy settings and endpoints.ecr.%s",
+			"%s for %s got no answer from the ECR endpoint. Check the network, the proxy settings, endpoints.ecr, connect_timeout and read_timeout.%s",
 			opErr.Operation, where, trailer)}
 	default:
 		return Explanation{"ECR " + opErr.Operation + " Failed", fmt.Sprintf("%s for %s failed.%s", opErr.Operation, where, trailer)}
@@ -170,4 +179,18 @@ func isServerFault(err error, code string) bool {
 func isNetworkError(err error) bool {
 	var netErr net.Error
 	return errors.As(err, &netErr)
+}
+
+func isUntrustedCertificate(err error) bool {
+	var unknownAuthority x509.UnknownAuthorityError
+	var verification *tls.CertificateVerificationError
+	var hostname x509.HostnameError
+	return errors.As(err, &unknownAuthority) || errors.As(err, &verification) || errors.As(err, &hostname)
+}
+
+// IsConnectionError reports whether err is a failure to reach an endpoint or
+// to trust it, rather than an answer from it.
+func IsConnectionError(err error) bool {
+	var apiErr smithy.APIError
+	return !errors.As(err, &apiErr) && (isNetworkError(err) || isUntrustedCertificate(err))
 }

@@ -3,9 +3,13 @@ package ecrpush
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/ecr"
 
 	"github.com/ecrlabs/terraform-provider-ecr/internal/ecrlocal"
 )
@@ -88,5 +92,43 @@ func TestCancellationStopsAHungCall(t *testing.T) {
 	}
 	if n := srv.Arrivals(); n != 1 {
 		t.Fatalf("a canceled call must not be retried: %d attempts", n)
+	}
+}
+
+// TestQuotasPaceManyCallers starts many uploads at once through one paced
+// client and checks, from the times the endpoint received them, that no
+// one-second window held more than the bucket allows (its size plus one
+// second's refill). Unpaced, all of them land within a fraction of a second.
+func TestQuotasPaceManyCallers(t *testing.T) {
+	const perSecond, callers = 40, 120
+	srv := endpoint(t)
+	srv.CreateRepository(region, "", "team/app")
+	api := ecr.New(client(srv, 1).Options(), WithQuotas(map[string]float64{"InitiateLayerUpload": perSecond}))
+	target := Target{Repository: "team/app", Region: region}
+	var wg sync.WaitGroup
+	for range callers {
+		wg.Go(func() {
+			if _, err := InitiateLayerUpload(context.Background(), api, target); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	var times []time.Time
+	for _, r := range srv.RequestsFor("InitiateLayerUpload") {
+		times = append(times, r.Received)
+	}
+	sort.Slice(times, func(i, j int) bool { return times[i].Before(times[j]) })
+	if len(times) != callers {
+		t.Fatalf("want %d requests, got %d", callers, len(times))
+	}
+	for i := range times {
+		j := i
+		for j < len(times) && times[j].Sub(times[i]) < time.Second {
+			j++
+		}
+		if n := j - i; n > 2*perSecond {
+			t.Fatalf("%d requests within one second; the bucket allows at most %d", n, 2*perSecond)
+		}
 	}
 }

@@ -73,7 +73,8 @@ func InitiateLayerUpload(ctx context.Context, api InitiateLayerUploadAPI, target
 		RegistryId:     target.registryID(),
 	}, target.options)
 	if err != nil {
-		return Upload{}, &OperationError{Operation: "InitiateLayerUpload", Action: "ecr:InitiateLayerUpload", Target: target, Err: err}
+		return Upload{}, &OperationError{Operation: "InitiateLayerUpload", Action: "ecr:InitiateLayerUpload", Target: target,
+			Err: err, Canceled: ctx.Err() != nil}
 	}
 	if out.UploadId == nil || out.PartSize == nil {
 		return Upload{}, &OperationError{Operation: "InitiateLayerUpload", Action: "ecr:InitiateLayerUpload", Target: target,

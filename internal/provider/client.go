@@ -2,10 +2,16 @@ package provider
 
 import (
 	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	awsbase "github.com/hashicorp/aws-sdk-go-base/v2"
+	basediag "github.com/hashicorp/aws-sdk-go-base/v2/diag"
 	"github.com/hashicorp/aws-sdk-go-base/v2/logging"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -56,6 +62,11 @@ func newClient(ctx context.Context, m providerModel, cfg *awsbase.Config) (*clie
 		return nil, diags
 	}
 
+	if err := applyTimeouts(&awsCfg, m); err != nil {
+		diags.AddError("Cannot Configure AWS Access", err.Error())
+		return nil, diags
+	}
+
 	var accountID string
 	if !m.SkipCredentialsValidation.ValueBool() || !m.SkipRequestingAccountID.ValueBool() {
 		lookup := *cfg
@@ -69,9 +80,7 @@ func newClient(ctx context.Context, m providerModel, cfg *awsbase.Config) (*clie
 						"to skip the look-up.\n\n"+d.Summary()+d.Detail())
 			}
 		} else {
-			appendBaseDiags(&diags, idDiags, "Invalid AWS Credentials",
-				"STS GetCallerIdentity did not accept the credentials. Check them, or set "+
-					"skip_credentials_validation = true where STS cannot be reached.")
+			diags.Append(explainSTSFailure(idDiags)...)
 		}
 		accountID = id
 	}
@@ -84,7 +93,10 @@ func newClient(ctx context.Context, m providerModel, cfg *awsbase.Config) (*clie
 		if !ecrEndpoint.IsNull() {
 			o.BaseEndpoint = aws.String(ecrEndpoint.ValueString())
 		}
-	})
+		if r, ok := o.Retryer.(aws.RetryerV2); ok {
+			o.Retryer = ecrpush.RetryCutShortResponses(r)
+		}
+	}, ecrpush.WithQuotas(ecrpush.ServiceQuotas))
 	tflog.Debug(ctx, "ECR client configured", map[string]any{"region": awsCfg.Region, "account_id": accountID})
 	return &client{ecr: api, region: awsCfg.Region, accountID: accountID, secrets: secrets}, diags
 }
@@ -112,4 +124,55 @@ func nonEmpty(values ...string) []string {
 		}
 	}
 	return out
+}
+
+// applyTimeouts bounds each attempt: connecting (TCP and TLS) and waiting for
+// the answer to start, so an endpoint that accepts and never answers fails the
+// attempt instead of hanging the run.
+func applyTimeouts(awsCfg *aws.Config, m providerModel) error {
+	connect, read := defaultConnectTimeout, defaultReadTimeout
+	if !m.ConnectTimeout.IsNull() {
+		connect, _ = time.ParseDuration(m.ConnectTimeout.ValueString()) // checked by its validator
+	}
+	if !m.ReadTimeout.IsNull() {
+		read, _ = time.ParseDuration(m.ReadTimeout.ValueString())
+	}
+	buildable, ok := awsCfg.HTTPClient.(*awshttp.BuildableClient)
+	if !ok {
+		return fmt.Errorf("the AWS configuration has an HTTP client of type %T, which cannot take timeouts", awsCfg.HTTPClient)
+	}
+	awsCfg.HTTPClient = buildable.
+		WithDialerOptions(func(d *net.Dialer) { d.Timeout = connect }).
+		WithTransportOptions(func(t *http.Transport) {
+			t.TLSHandshakeTimeout = connect
+			t.ResponseHeaderTimeout = read
+		})
+	return nil
+}
+
+// explainSTSFailure tells a credentials problem from a connection problem
+// when STS GetCallerIdentity fails.
+func explainSTSFailure(from basediag.Diagnostics) diag.Diagnostics {
+	var diags diag.Diagnostics
+	for _, d := range from {
+		var err error
+		if native, ok := d.(basediag.NativeErrorDiagnostic); ok {
+			err = native.Err()
+		}
+		if err == nil {
+			appendBaseDiags(&diags, basediag.Diagnostics{d}, "Invalid AWS Credentials", "")
+			continue
+		}
+		if ecrpush.IsConnectionError(err) {
+			diags.AddError("Cannot Reach STS",
+				"The provider could not check its credentials with STS GetCallerIdentity: the endpoint could not be "+
+					"reached or its TLS certificate is not trusted. Check endpoints.sts, the proxy settings, "+
+					"custom_ca_bundle, or set skip_credentials_validation = true where STS cannot be reached.\n\n"+err.Error())
+			continue
+		}
+		diags.AddError("Invalid AWS Credentials",
+			"STS GetCallerIdentity did not accept the credentials. Check access_key/secret_key/token, the profile, or "+
+				"the AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN environment variables.\n\n"+err.Error())
+	}
+	return diags
 }

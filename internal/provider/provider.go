@@ -82,6 +82,8 @@ func (m providerModel) unknownAttribute() string {
 		"skip_credentials_validation": m.SkipCredentialsValidation.IsUnknown(),
 		"skip_requesting_account_id":  m.SkipRequestingAccountID.IsUnknown(),
 		"skip_metadata_api_check":     m.SkipMetadataAPICheck.IsUnknown(),
+		"connect_timeout":             m.ConnectTimeout.IsUnknown(),
+		"read_timeout":                m.ReadTimeout.IsUnknown(),
 	} {
 		if unknown {
 			return name

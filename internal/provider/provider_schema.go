@@ -1,6 +1,8 @@
 package provider
 
 import (
+	"time"
+
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
@@ -31,6 +33,8 @@ type providerModel struct {
 	SkipCredentialsValidation types.Bool   `tfsdk:"skip_credentials_validation"`
 	SkipRequestingAccountID   types.Bool   `tfsdk:"skip_requesting_account_id"`
 	SkipMetadataAPICheck      types.Bool   `tfsdk:"skip_metadata_api_check"`
+	ConnectTimeout            types.String `tfsdk:"connect_timeout"`
+	ReadTimeout               types.String `tfsdk:"read_timeout"`
 }
 
 type assumeRole struct {
@@ -49,7 +53,11 @@ type endpoints struct {
 // retryModes feeds both the validator and the description.
 var retryModes = []string{"standard", "adaptive"}
 
-const defaultMaxRetries = 5
+const (
+	defaultMaxRetries     = 5
+	defaultConnectTimeout = 10 * time.Second
+	defaultReadTimeout    = 60 * time.Second
+)
 
 func providerSchema() schema.Schema {
 	return schema.Schema{
@@ -103,6 +111,20 @@ func providerSchema() schema.Schema {
 				MarkdownDescription: "How retries are paced: " + quotedList(retryModes) + ". `adaptive` also slows the client " +
 					"down when ECR throttles it. Default: `standard`. Can also be set with `AWS_RETRY_MODE`.",
 				Validators: []validator.String{stringvalidator.OneOf(retryModes...)},
+			},
+			"connect_timeout": schema.StringAttribute{
+				Optional: true,
+				MarkdownDescription: "How long to wait for a connection (TCP and TLS) to the endpoint before the attempt " +
+					"fails and is retried, as a duration such as `5s`. Default: `10s`. Like the AWS CLI's `--cli-connect-timeout`.",
+				Validators: []validator.String{durationValidator(100*time.Millisecond, 10*time.Minute, "5s")},
+			},
+			"read_timeout": schema.StringAttribute{
+				Optional: true,
+				MarkdownDescription: "How long to wait for ECR to start answering a request once it is sent before the " +
+					"attempt fails and is retried, as a duration such as `30s`. Default: `60s`. Like the AWS CLI's " +
+					"`--cli-read-timeout`. A call to an endpoint that never answers fails after about " +
+					"(`max_retries` + 1) × (`connect_timeout` + `read_timeout`) plus the retry back-off.",
+				Validators: []validator.String{durationValidator(100*time.Millisecond, 30*time.Minute, "30s")},
 			},
 			"custom_ca_bundle": schema.StringAttribute{
 				Optional:            true,
@@ -166,7 +188,7 @@ func providerSchema() schema.Schema {
 					"duration": schema.StringAttribute{
 						Optional:            true,
 						MarkdownDescription: "How long the role's credentials last, as a duration such as `1h` or `15m` (15 minutes to 12 hours). Default: `15m`.",
-						Validators:          []validator.String{durationValidator()},
+						Validators:          []validator.String{durationValidator(15*time.Minute, 12*time.Hour, "1h")},
 					},
 					"policy": schema.StringAttribute{
 						Optional:            true,

@@ -86,22 +86,30 @@ func urlValidator() validator.String {
 	}}
 }
 
-const (
-	minRoleDuration = 15 * time.Minute
-	maxRoleDuration = 12 * time.Hour
-)
-
-func durationValidator() validator.String {
-	return checkValidator{what: "Duration", rule: "must be a duration from 15m to 12h, such as 1h", check: func(s string) error {
+// durationValidator accepts Go durations ("90s", "1h") from least to most.
+func durationValidator(least, most time.Duration, example string) validator.String {
+	rule := fmt.Sprintf("must be a duration from %s to %s, such as %s", shortDuration(least), shortDuration(most), example)
+	return checkValidator{what: "Duration", rule: rule, check: func(s string) error {
 		d, err := time.ParseDuration(s)
 		if err != nil {
 			return err
 		}
-		if d < minRoleDuration || d > maxRoleDuration {
+		if d < least || d > most {
 			return fmt.Errorf("%s is out of range", d)
 		}
 		return nil
 	}}
+}
+
+// shortDuration prints 15m0s as 15m and 12h0m0s as 12h.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	for _, zero := range []string{"m0s", "h0m"} {
+		if strings.HasSuffix(s, zero) {
+			s = strings.TrimSuffix(s, zero[1:])
+		}
+	}
+	return s
 }
 
 func jsonValidator() validator.String {
