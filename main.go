@@ -4,6 +4,8 @@ import (
 	"context"
 	"flag"
 	"log"
+	"os"
+	"os/signal"
 
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 
@@ -18,7 +20,12 @@ func main() {
 	flag.BoolVar(&debug, "debug", false, "run the provider with support for debuggers like delve")
 	flag.Parse()
 
-	err := providerserver.Serve(context.Background(), provider.New(version), providerserver.ServeOpts{
+	// Ctrl-C at a terminal reaches the provider too; it cancels in-flight
+	// requests even where Terraform does not ask the provider to stop.
+	interrupted, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+
+	err := providerserver.Serve(context.Background(), provider.NewWithInterrupt(version, interrupted), providerserver.ServeOpts{
 		Address: "registry.terraform.io/ecrlabs/ecr",
 		Debug:   debug,
 	})

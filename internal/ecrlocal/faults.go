@@ -113,6 +113,8 @@ func (s *Server) transportFault(w http.ResponseWriter, r *http.Request, f *Fault
 		}
 		return false
 	case FaultHang:
+		// The server notices a closed connection only once the body is read.
+		_, _ = io.Copy(io.Discard, r.Body)
 		<-r.Context().Done()
 		return true
 	case FaultResetMidBody:

@@ -60,7 +60,9 @@ type Server struct {
 	http     *http.Server
 	url      string
 
-	arrivals atomic.Int64
+	arrivals   atomic.Int64
+	arrivalsMu sync.Mutex
+	arrivedFor map[string]int
 
 	mu       sync.Mutex
 	repos    map[repoKey]*repository
@@ -153,6 +155,24 @@ func (s *Server) Requests() []Request {
 // not (a request held by FaultHang is counted before it is recorded).
 func (s *Server) Arrivals() int64 { return s.arrivals.Load() }
 
+// ArrivalsFor counts the requests for one operation that have reached the
+// endpoint, answered or not.
+func (s *Server) ArrivalsFor(operation string) int {
+	s.arrivalsMu.Lock()
+	defer s.arrivalsMu.Unlock()
+	return s.arrivedFor[operation]
+}
+
+func (s *Server) arrive(operation string) {
+	s.arrivals.Add(1)
+	s.arrivalsMu.Lock()
+	defer s.arrivalsMu.Unlock()
+	if s.arrivedFor == nil {
+		s.arrivedFor = map[string]int{}
+	}
+	s.arrivedFor[operation]++
+}
+
 // RequestsFor returns the requests answered so far for one operation.
 func (s *Server) RequestsFor(operation string) []Request {
 	var out []Request
@@ -168,7 +188,7 @@ func (s *Server) now() time.Time { return s.opts.Now() }
 
 // ServeHTTP answers one request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.arrivals.Add(1)
+	s.arrive(strings.TrimPrefix(r.Header.Get("X-Amz-Target"), targetPrefix))
 	rec := Request{UserAgent: r.UserAgent(), Authorization: r.Header.Get("Authorization"), Received: s.now()}
 	fault := s.takeFault(strings.TrimPrefix(r.Header.Get("X-Amz-Target"), targetPrefix))
 	if fault != nil && fault.Kind != FaultError {

@@ -30,10 +30,12 @@ type client struct {
 	accountID string
 	// secrets are masked in every log line written under this client.
 	secrets []string
+	// interrupted ends when the provider process is interrupted.
+	interrupted context.Context
 }
 
 // newClient resolves credentials and region and builds the ECR client.
-func newClient(ctx context.Context, m providerModel, cfg *awsbase.Config) (*client, diag.Diagnostics) {
+func newClient(ctx context.Context, m providerModel, cfg *awsbase.Config, interrupted context.Context) (*client, diag.Diagnostics) {
 	var diags diag.Diagnostics
 	secrets := nonEmpty(cfg.AccessKey, cfg.SecretKey, cfg.Token)
 	ctx = maskSecrets(ctx, secrets)
@@ -98,14 +100,18 @@ func newClient(ctx context.Context, m providerModel, cfg *awsbase.Config) (*clie
 		}
 	}, ecrpush.WithQuotas(ecrpush.ServiceQuotas))
 	tflog.Debug(ctx, "ECR client configured", map[string]any{"region": awsCfg.Region, "account_id": accountID})
-	return &client{ecr: api, region: awsCfg.Region, accountID: accountID, secrets: secrets}, diags
+	return &client{ecr: api, region: awsCfg.Region, accountID: accountID, secrets: secrets, interrupted: interrupted}, diags
 }
 
-// withLogging prepares a request context: SDK logs go to tflog, through the
-// logger aws-sdk-go-base's middleware looks up, with credentials masked.
-func (c *client) withLogging(ctx context.Context) context.Context {
+// requestContext prepares the context of a call: canceled when Terraform
+// stops the provider or the process is interrupted; SDK logs go to tflog
+// (through the logger aws-sdk-go-base's middleware looks up) with
+// credentials masked. Call the returned function when the call is done.
+func (c *client) requestContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	stopWatching := context.AfterFunc(c.interrupted, cancel)
 	ctx = logging.RegisterLogger(ctx, logging.TfLogger(""))
-	return maskSecrets(ctx, c.secrets)
+	return maskSecrets(ctx, c.secrets), func() { stopWatching(); cancel() }
 }
 
 func maskSecrets(ctx context.Context, secrets []string) context.Context {

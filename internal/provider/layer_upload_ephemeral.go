@@ -102,7 +102,9 @@ func (r *layerUploadEphemeral) Open(ctx context.Context, req ephemeral.OpenReque
 	if !m.Region.IsNull() {
 		target.Region = m.Region.ValueString()
 	}
-	up, err := ecrpush.InitiateLayerUpload(r.client.withLogging(ctx), r.client.ecr, target)
+	callCtx, done := r.client.requestContext(ctx)
+	defer done()
+	up, err := ecrpush.InitiateLayerUpload(callCtx, r.client.ecr, target)
 	if err != nil {
 		explained := ecrpush.Explain(err, r.client.accountID)
 		resp.Diagnostics.AddError(explained.Summary, explained.Detail)

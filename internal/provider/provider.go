@@ -17,12 +17,22 @@ var (
 )
 
 type ecrProvider struct {
-	version string
+	version     string
+	interrupted context.Context
 }
 
 // New returns a constructor for the provider at the given version.
 func New(version string) func() provider.Provider {
-	return func() provider.Provider { return &ecrProvider{version: version} }
+	return NewWithInterrupt(version, context.Background())
+}
+
+// NewWithInterrupt is New with a context that ends when the provider process
+// itself is interrupted. Terraform asks providers to stop (StopProvider) on
+// Ctrl-C, but not in every phase: Terraform 1.11 does not during the plan
+// that `apply` runs first. Ctrl-C at a terminal signals the provider process
+// too, so in-flight requests are canceled either way.
+func NewWithInterrupt(version string, interrupted context.Context) func() provider.Provider {
+	return func() provider.Provider { return &ecrProvider{version: version, interrupted: interrupted} }
 }
 
 func (p *ecrProvider) Metadata(_ context.Context, _ provider.MetadataRequest, resp *provider.MetadataResponse) {
@@ -51,7 +61,7 @@ func (p *ecrProvider) Configure(ctx context.Context, req provider.ConfigureReque
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	c, diags := newClient(ctx, m, cfg)
+	c, diags := newClient(ctx, m, cfg, p.interrupted)
 	resp.Diagnostics.Append(diags...)
 	if resp.Diagnostics.HasError() {
 		return

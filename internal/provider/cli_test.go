@@ -1,0 +1,239 @@
+package provider
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ecrlabs/terraform-provider-ecr/internal/ecrlocal"
+)
+
+// These tests run the CLI as a user does, against a provider binary built
+// from this tree and installed with dev_overrides, for what
+// terraform-plugin-testing cannot do: send signals, and read a whole TF_LOG.
+
+var providerBinaryDir = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "ecr-provider-bin")
+	if err != nil {
+		return "", err
+	}
+	cmd := exec.Command("go", "build", "-o", filepath.Join(dir, "terraform-provider-ecr"), "../..")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("building the provider: %v\n%s", err, out)
+	}
+	return dir, nil
+})
+
+// cliUnderTest is the binary terraform-plugin-testing would use.
+func cliUnderTest() string {
+	if p := os.Getenv("TF_ACC_TERRAFORM_PATH"); p != "" {
+		return p
+	}
+	return "terraform"
+}
+
+// cliCommand prepares `<cli> args...` in a new directory holding config.
+func cliCommand(t *testing.T, config string, env []string, args ...string) *exec.Cmd {
+	t.Helper()
+	return cliCommandIn(t, cliWorkdir(t, config), env, args...)
+}
+
+// cliWorkdir is a directory with config and a CLI configuration that installs
+// the provider built from this tree.
+func cliWorkdir(t *testing.T, config string) string {
+	t.Helper()
+	if os.Getenv("TF_ACC") == "" {
+		t.Skip("set TF_ACC=1 to run tests that run the CLI")
+	}
+	bin, err := providerBinaryDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	rc := fmt.Sprintf(`provider_installation {
+  dev_overrides {
+    "registry.terraform.io/ecrlabs/ecr" = %[1]q
+    "registry.opentofu.org/ecrlabs/ecr" = %[1]q
+  }
+  direct {}
+}
+`, bin)
+	for name, content := range map[string]string{"cli.tfrc": rc, "main.tf": config} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func cliCommandIn(t *testing.T, dir string, env []string, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(cliUnderTest(), args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), append([]string{"TF_CLI_CONFIG_FILE=" + filepath.Join(dir, "cli.tfrc"),
+		"TF_IN_AUTOMATION=1", "TF_INPUT=0", "CHECKPOINT_DISABLE=1"}, env...)...)
+	return cmd
+}
+
+func cliConfig(srv *ecrlocal.Server, providerArgs string) string {
+	return `
+terraform {
+  required_providers {
+    ecr = { source = "ecrlabs/ecr" }
+  }
+}
+` + testAccProviderConfig(srv, providerArgs) + `
+ephemeral "ecr_layer_upload" "test" {
+  repository_name = "team/app"
+}
+
+resource "terraform_data" "consumer" {
+  provisioner "local-exec" {
+    command     = "test -n \"$UPLOAD_ID\""
+    environment = { UPLOAD_ID = ephemeral.ecr_layer_upload.test.upload_id }
+  }
+}
+`
+}
+
+// TestAccCLI_interruptCancelsInFlightRequest interrupts the CLI while the
+// provider waits on an endpoint that never answers: during plan, during the
+// apply of a saved plan (SIGINT to the CLI alone, as a pipeline runner sends
+// it), and during apply (Ctrl-C at a terminal, which signals the whole
+// process group). The provider must cancel the request and the run end within
+// seconds, not at the 10-minute read timeout.
+func TestAccCLI_interruptCancelsInFlightRequest(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		args         []string
+		savedPlan    bool
+		processGroup bool
+	}{
+		{name: "plan", args: []string{"plan"}},
+		{name: "apply of a saved plan", args: []string{"apply", "tfplan"}, savedPlan: true},
+		{name: "apply with Ctrl-C at a terminal", args: []string{"apply", "-auto-approve"}, processGroup: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := testAccEndpoint(t)
+			srv.CreateRepository(testAccRegion, "", "team/app")
+			dir := cliWorkdir(t, cliConfig(srv, `read_timeout = "10m"`))
+			if tc.savedPlan {
+				if out, err := cliCommandIn(t, dir, nil, "plan", "-out=tfplan", "-no-color").CombinedOutput(); err != nil {
+					t.Fatalf("plan: %v\n%s", err, out)
+				}
+			}
+			srv.InjectError("InitiateLayerUpload", ecrlocal.Fault{Kind: ecrlocal.FaultHang, Times: 100})
+			before := srv.ArrivalsFor("InitiateLayerUpload")
+
+			var out bytes.Buffer
+			cmd := cliCommandIn(t, dir, nil, append(tc.args, "-no-color")...)
+			cmd.Stdout, cmd.Stderr = &out, &out
+			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: tc.processGroup}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			defer func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }()
+
+			waitFor(t, func() bool { return srv.ArrivalsFor("InitiateLayerUpload") > before })
+			interrupted := time.Now()
+			target := cmd.Process.Pid
+			if tc.processGroup {
+				target = -target
+			}
+			if err := syscall.Kill(target, syscall.SIGINT); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case err := <-done:
+				t.Logf("%s: the CLI exited %s after SIGINT (%v)", tc.name, time.Since(interrupted).Round(time.Millisecond), err)
+				if err == nil {
+					t.Fatalf("the interrupted run succeeded:\n%s", out.String())
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatalf("the CLI was still running 30s after SIGINT:\n%s", out.String())
+			}
+			if !strings.Contains(out.String(), "ECR Request Canceled") {
+				t.Errorf("the provider did not report the cancellation:\n%s", out.String())
+			}
+			// The hung request is recorded once the client has closed its connection.
+			waitFor(t, func() bool {
+				for _, r := range srv.RequestsFor("InitiateLayerUpload") {
+					if r.ErrorCode == "fault:hang" {
+						return true
+					}
+				}
+				return false
+			})
+			if n := srv.ArrivalsFor("InitiateLayerUpload") - before; n != 1 {
+				t.Errorf("a canceled request must not be retried: %d attempts", n)
+			}
+		})
+	}
+}
+
+// TestAccCLI_traceLogHasNoSecrets runs a whole apply with TF_LOG=trace and
+// looks in the log for the access key, secret key, session token and every
+// request signature.
+func TestAccCLI_traceLogHasNoSecrets(t *testing.T) {
+	const token = "ecr-local-session-token-that-must-not-be-logged"
+	srv, err := ecrlocal.Start("127.0.0.1:0", ecrlocal.Options{AccessKeyID: testAccAccessKey, SecretAccessKey: testAccSecretKey, SessionToken: token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	srv.CreateRepository(testAccRegion, "", "team/app")
+	logFile := filepath.Join(t.TempDir(), "trace.log")
+	cmd := cliCommand(t, cliConfig(srv, `token = "`+token+`"`), []string{"TF_LOG=trace", "TF_LOG_PATH=" + logFile},
+		"apply", "-auto-approve", "-no-color")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("apply: %v\n%s", err, out)
+	}
+	raw, err := os.ReadFile(logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := string(raw)
+	if !strings.Contains(log, "HTTP Request Sent") || !strings.Contains(log, "InitiateLayerUpload") {
+		t.Fatalf("the log has no SDK request lines; the check would prove nothing (%d bytes)", len(log))
+	}
+	secrets := map[string]string{"access key": testAccAccessKey, "secret key": testAccSecretKey, "session token": token}
+	signatures := 0
+	for _, r := range srv.Requests() {
+		if _, sig, ok := strings.Cut(r.Authorization, "Signature="); ok {
+			secrets[fmt.Sprintf("signature of %s request %d", r.Operation, signatures)] = sig
+			signatures++
+		}
+	}
+	if signatures < 2 {
+		t.Fatalf("want at least 2 signed requests (STS and ECR), got %d", signatures)
+	}
+	for what, secret := range secrets {
+		if strings.Contains(log, secret) {
+			t.Errorf("the trace log contains the %s", what)
+		}
+	}
+	t.Logf("%d bytes of trace log checked for %d secrets (%d signatures)", len(log), len(secrets), signatures)
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			t.Fatal("timed out waiting for the condition")
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
