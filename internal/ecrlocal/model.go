@@ -313,3 +313,12 @@ func StringShape(name string) (ShapeConstraint, bool) {
 	}
 	return c, true
 }
+
+// CheckInput validates a decoded request body against the model, as the
+// endpoint does, and returns the AWS error it would answer (nil when valid).
+func CheckInput(operation string, input map[string]any) error {
+	if apiErr := validateInput(operation, input); apiErr != nil {
+		return apiErr
+	}
+	return nil
+}
