@@ -26,37 +26,21 @@ echo "==> building a release-like provider binary (-trimpath -s -w)"
   && go build -o "$work/ecr-local" ./internal/cmd/ecr-local)
 binary_bytes="$(stat -c %s "$work/real/terraform-provider-ecr")"
 
-export AWS_ACCESS_KEY_ID=AKIAECRLOCALDEMO0001 AWS_SECRET_ACCESS_KEY=ecrlocal-demo-secret-key
-export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
-"$work/ecr-local" -url-file "$work/url" -repository bench/app 2>/dev/null &
-endpoint_pid=$!
-for _ in $(seq 100); do [ -s "$work/url" ] && break; sleep 0.1; done
-url="$(cat "$work/url")"
+. "$root/scripts/lib.sh"
+use_local_credentials
+start_endpoint "$work/ecr-local" "$work" -repository bench/app 2>/dev/null
+url="$endpoint_url"
 
 # The installed "provider" is a wrapper that runs the real binary under GNU
 # time, which appends the process's peak RSS (KiB) to a file when it exits.
-os_arch="$(go env GOOS)_$(go env GOARCH)"
-for host in registry.terraform.io registry.opentofu.org; do
-  dir="$work/mirror/$host/ecrlabs/ecr/0.1.0/$os_arch"
-  mkdir -p "$dir"
-  cat > "$dir/terraform-provider-ecr_v0.1.0" <<WRAP
+write_wrapper() {
+  cat > "$1" <<WRAP
 #!/bin/sh
 exec /usr/bin/time -f %M -a -o "$work/rss" "$work/real/terraform-provider-ecr" "\$@"
 WRAP
-  chmod +x "$dir/terraform-provider-ecr_v0.1.0"
-done
-cat > "$work/cli.tfrc" <<RC
-provider_installation {
-  filesystem_mirror {
-    path    = "$work/mirror"
-    include = ["registry.terraform.io/ecrlabs/ecr", "registry.opentofu.org/ecrlabs/ecr"]
-  }
-  direct {
-    exclude = ["registry.terraform.io/ecrlabs/ecr", "registry.opentofu.org/ecrlabs/ecr"]
-  }
+  chmod +x "$1"
 }
-RC
-export TF_CLI_CONFIG_FILE="$work/cli.tfrc" TF_IN_AUTOMATION=1 TF_INPUT=0 CHECKPOINT_DISABLE=1
+install_in_mirror "$work" 0.1.0 write_wrapper
 
 mkdir -p "$work/a" "$work/b"
 cat > "$work/a/main.tf" <<TF

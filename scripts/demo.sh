@@ -29,42 +29,16 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Demo credentials: the local endpoint accepts exactly these, and checks the
-# SigV4 signature made with them.
-export AWS_ACCESS_KEY_ID=AKIAECRLOCALDEMO0001
-export AWS_SECRET_ACCESS_KEY=ecrlocal-demo-secret-key
-unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL AWS_ENDPOINT_URL_ECR AWS_ENDPOINT_URL_STS
-export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
+. "$root/scripts/lib.sh"
+use_local_credentials
 
 echo "==> starting the local ECR endpoint with repository demo/app"
-"$bin/ecr-local" -url-file "$work/url" -repository demo/app &
-endpoint_pid=$!
-for _ in $(seq 100); do [ -s "$work/url" ] && break; sleep 0.1; done
-[ -s "$work/url" ] || { echo "the local endpoint did not start" >&2; exit 1; }
-url="$(cat "$work/url")"
+start_endpoint "$bin/ecr-local" "$work" -repository demo/app
+url="$endpoint_url"
 
-# Install the binary just built as version $demo_version in a filesystem mirror, for
-# both registry addresses, so that init installs it as it would a release.
-demo_version=0.1.0 # any released-looking version: init skips 0.0.0 and pre-releases
-os_arch="$(go env GOOS)_$(go env GOARCH)"
-for host in registry.terraform.io registry.opentofu.org; do
-  dir="$work/mirror/$host/ecrlabs/ecr/$demo_version/$os_arch"
-  mkdir -p "$dir"
-  cp "$bin/terraform-provider-ecr" "$dir/terraform-provider-ecr_v$demo_version"
-done
-cat > "$work/cli.tfrc" <<RC
-provider_installation {
-  filesystem_mirror {
-    path    = "$work/mirror"
-    include = ["registry.terraform.io/ecrlabs/ecr", "registry.opentofu.org/ecrlabs/ecr"]
-  }
-  direct {
-    exclude = ["registry.terraform.io/ecrlabs/ecr", "registry.opentofu.org/ecrlabs/ecr"]
-  }
-}
-RC
-export TF_CLI_CONFIG_FILE="$work/cli.tfrc"
-export TF_IN_AUTOMATION=1 TF_INPUT=0 CHECKPOINT_DISABLE=1
+copy_provider() { cp "$bin/terraform-provider-ecr" "$1"; }
+# Any released-looking version: init skips 0.0.0 and pre-releases.
+install_in_mirror "$work" 0.1.0 copy_provider
 mkdir -p "$work/config"
 cp "$root/examples/demo/main.tf" "$work/config/"
 cd "$work/config"
