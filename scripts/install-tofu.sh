@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Builds a pinned OpenTofu release from the Go module proxy and prints the binary's path.
+# Prints the path of an OpenTofu binary for the tests and the demo: the `tofu`
+# on PATH when it is 1.11 or later (the first with ephemeral resources), else
+# the pinned release, built from the Go module proxy.
 #
 # OpenTofu publishes no module-proxy binary, and this machine reaches no release
 # downloads, so the release is built from source in a throwaway module. The build
@@ -8,6 +10,14 @@
 set -euo pipefail
 
 version="${TOFU_VERSION:?set TOFU_VERSION, e.g. 1.11.5}"
+
+if installed="$(command -v tofu)"; then
+  if "$installed" version 2>/dev/null | head -1 | grep -Eq 'OpenTofu v(1\.(1[1-9]|[2-9][0-9])|[2-9])\.'; then
+    echo "$installed"
+    exit 0
+  fi
+  echo "ignoring $installed: it is older than OpenTofu 1.11" >&2
+fi
 cache="${ECR_TOOLS_CACHE:-$HOME/.cache/terraform-provider-ecr}"
 bin="$cache/tofu-$version/tofu"
 

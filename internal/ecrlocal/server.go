@@ -20,6 +20,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 const (
@@ -51,6 +53,12 @@ type Options struct {
 	Now func() time.Time
 	// Log, when set, gets a line for each request answered.
 	Log io.Writer
+	// Quotas, when set, are enforced as ECR enforces its request quotas:
+	// an operation called faster than its rate (requests per second, with a
+	// bucket of Slack seconds' worth) is answered ThrottlingException.
+	Quotas map[string]float64
+	// Slack is the enforcement bucket's size in seconds of rate (1 when zero).
+	Slack float64
 }
 
 // Server is a running local ECR endpoint.
@@ -70,6 +78,7 @@ type Server struct {
 	requests []Request
 	faults   map[string][]*Fault
 	partSize int64
+	quotas   map[string]*rate.Limiter
 }
 
 // Request records one request the endpoint answered.
@@ -103,12 +112,20 @@ func Handler(opts Options) *Server {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.Slack == 0 {
+		opts.Slack = 1
+	}
+	quotas := map[string]*rate.Limiter{}
+	for op, perSecond := range opts.Quotas {
+		quotas[op] = rate.NewLimiter(rate.Limit(perSecond), max(1, int(perSecond*opts.Slack)))
+	}
 	return &Server{
 		opts:     opts,
 		repos:    map[repoKey]*repository{},
 		uploads:  map[string]*upload{},
 		faults:   map[string][]*Fault{},
 		partSize: opts.PartSize,
+		quotas:   quotas,
 	}
 }
 
@@ -259,6 +276,9 @@ func (s *Server) serve(r *http.Request, rec *Request, fault *Fault) (any, *apiEr
 	}
 	if fault != nil {
 		return nil, fault.apply()
+	}
+	if limiter := s.quotas[rec.Operation]; limiter != nil && !limiter.Allow() {
+		return nil, newError("ThrottlingException", "Rate exceeded")
 	}
 	input, apiErr := decodeInput(body)
 	if apiErr != nil {

@@ -20,14 +20,17 @@ var ServiceQuotas = map[string]float64{
 }
 
 // WithQuotas paces a client's requests to the given rates with one token
-// bucket per operation (each holding one second's worth of tokens), shared by
-// every call made through the client, so that many resources using one
-// provider configuration do not storm the API into throttling. Each attempt,
-// retries included, takes a token; waiting ends when ctx is canceled.
+// bucket per operation, shared by every call made through the client, so that
+// many resources using one provider configuration do not storm the API into
+// throttling. Each attempt, retries included, takes a token; waiting ends
+// when ctx is canceled. A bucket holds a tenth of a second's tokens: Terraform
+// starts a new provider process for each phase, each with a full bucket, and
+// small buckets keep back-to-back processes (plan, then apply) from adding
+// their bursts up past the quota.
 func WithQuotas(quotas map[string]float64) func(*ecr.Options) {
 	limiters := make(map[string]*rate.Limiter, len(quotas))
 	for op, perSecond := range quotas {
-		limiters[op] = rate.NewLimiter(rate.Limit(perSecond), max(1, int(perSecond)))
+		limiters[op] = rate.NewLimiter(rate.Limit(perSecond), max(1, int(perSecond/10)))
 	}
 	pace := middleware.FinalizeMiddlewareFunc("ECRQuotaPacing", func(ctx context.Context, in middleware.FinalizeInput,
 		next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {

@@ -237,3 +237,54 @@ func waitFor(t *testing.T, cond func() bool) {
 		}
 	}
 }
+
+// TestAccExamples_validate runs `validate` on every configuration under
+// examples/ with the CLI under test. Examples for the docs leave out the
+// terraform block, so one naming this provider's source is added beside them.
+func TestAccExamples_validate(t *testing.T) {
+	var dirs []string
+	err := filepath.WalkDir("../../examples", func(path string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(path, ".tf") && !contains(dirs, filepath.Dir(path)) {
+			dirs = append(dirs, filepath.Dir(path))
+		}
+		return err
+	})
+	if err != nil || len(dirs) < 3 {
+		t.Fatalf("examples: %v (%d directories)", err, len(dirs))
+	}
+	for _, dir := range dirs {
+		t.Run(dir, func(t *testing.T) {
+			var config strings.Builder
+			files, _ := filepath.Glob(filepath.Join(dir, "*.tf"))
+			for _, f := range files {
+				b, err := os.ReadFile(f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				config.Write(b)
+				config.WriteString("\n")
+			}
+			if !strings.Contains(config.String(), "required_providers") {
+				config.WriteString(`terraform {
+  required_providers {
+    ecr = { source = "ecrlabs/ecr" }
+  }
+}
+`)
+			}
+			out, err := cliCommand(t, config.String(), nil, "validate", "-no-color").CombinedOutput()
+			if err != nil || !strings.Contains(string(out), "The configuration is valid") {
+				t.Fatalf("validate %s: %v\n%s", dir, err, out)
+			}
+		})
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}

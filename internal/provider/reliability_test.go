@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -8,9 +9,12 @@ import (
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
 	"github.com/ecrlabs/terraform-provider-ecr/internal/ecrlocal"
+	"github.com/ecrlabs/terraform-provider-ecr/internal/ecrpush"
 )
 
 // testAccUploadWithProvider is one ecr_layer_upload echoed into state, under
@@ -130,4 +134,49 @@ func TestAccReliability_TLS(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestAccReliability_forEachStaysUnderQuota opens 300 uploads with for_each
+// against an endpoint that enforces ECR's request quotas. The provider's
+// pacing must keep every request under the quota: not one is throttled.
+func TestAccReliability_forEachStaysUnderQuota(t *testing.T) {
+	srv, err := ecrlocal.Start("127.0.0.1:0", ecrlocal.Options{AccessKeyID: testAccAccessKey, SecretAccessKey: testAccSecretKey,
+		Quotas: ecrpush.ServiceQuotas, Slack: 1.5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	srv.CreateRepository(testAccRegion, "", "team/app")
+	resource.ParallelTest(t, resource.TestCase{
+		TerraformVersionChecks:   ephemeralSupported,
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{testAccStep(resource.TestStep{
+			Config: testAccProviderConfig(srv, "") + `
+ephemeral "ecr_layer_upload" "many" {
+  for_each        = toset([for i in range(300) : tostring(i)])
+  repository_name = "team/app"
+}
+` + testAccEchoConfig(`{ for k, u in ephemeral.ecr_layer_upload.many : k => u.upload_id }`),
+			ConfigStateChecks: []statecheck.StateCheck{
+				statecheck.ExpectKnownValue("echo.test", tfjsonpath.New("data"), knownvalue.MapSizeExact(300)),
+				requestsCheck{srv, func(reqs []ecrlocal.Request) error {
+					opened, throttled := 0, 0
+					for _, r := range reqs {
+						if r.Operation != "InitiateLayerUpload" {
+							continue
+						}
+						opened++
+						if r.ErrorCode == "ThrottlingException" {
+							throttled++
+						}
+					}
+					t.Logf("%d InitiateLayerUpload requests, %d throttled", opened, throttled)
+					if opened < 600 || throttled > 0 {
+						return fmt.Errorf("%d requests (want 600: plan and apply), %d throttled (want 0)", opened, throttled)
+					}
+					return nil
+				}},
+			},
+		})},
+	})
 }
