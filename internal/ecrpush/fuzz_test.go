@@ -47,7 +47,9 @@ func FuzzValidateRegion(f *testing.F) {
 		// An accepted region is lowercase letters, digits and dashes, starts
 		// with two letters and ends with a number.
 		for i, r := range region {
-			if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') || (i < 2 && !(r >= 'a' && r <= 'z')) {
+			letter := r >= 'a' && r <= 'z'
+			allowed := letter || r >= '0' && r <= '9' || r == '-'
+			if !allowed || (i < 2 && !letter) {
 				t.Fatalf("accepted %q", region)
 			}
 		}
