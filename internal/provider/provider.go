@@ -80,23 +80,26 @@ func (p *ecrProvider) EphemeralResources(context.Context) []func() ephemeral.Eph
 	return []func() ephemeral.EphemeralResource{newLayerUploadEphemeral}
 }
 
-// unknownAttribute names the first provider argument whose value is unknown.
+// unknownAttribute names the first provider argument, in schema order, whose
+// value is unknown.
 func (m providerModel) unknownAttribute() string {
-	for name, unknown := range map[string]bool{
-		"region": m.Region.IsUnknown(), "profile": m.Profile.IsUnknown(), "access_key": m.AccessKey.IsUnknown(),
-		"secret_key": m.SecretKey.IsUnknown(), "token": m.Token.IsUnknown(),
-		"shared_config_files": m.SharedConfigFiles.IsUnknown(), "shared_credentials_files": m.SharedCredentialsFiles.IsUnknown(),
-		"max_retries": m.MaxRetries.IsUnknown(), "retry_mode": m.RetryMode.IsUnknown(),
-		"custom_ca_bundle": m.CustomCABundle.IsUnknown(), "insecure": m.Insecure.IsUnknown(),
-		"http_proxy": m.HTTPProxy.IsUnknown(), "https_proxy": m.HTTPSProxy.IsUnknown(), "no_proxy": m.NoProxy.IsUnknown(),
-		"skip_credentials_validation": m.SkipCredentialsValidation.IsUnknown(),
-		"skip_requesting_account_id":  m.SkipRequestingAccountID.IsUnknown(),
-		"skip_metadata_api_check":     m.SkipMetadataAPICheck.IsUnknown(),
-		"connect_timeout":             m.ConnectTimeout.IsUnknown(),
-		"read_timeout":                m.ReadTimeout.IsUnknown(),
+	for _, a := range []struct {
+		name    string
+		unknown bool
+	}{
+		{"region", m.Region.IsUnknown()}, {"profile", m.Profile.IsUnknown()}, {"access_key", m.AccessKey.IsUnknown()},
+		{"secret_key", m.SecretKey.IsUnknown()}, {"token", m.Token.IsUnknown()},
+		{"shared_config_files", m.SharedConfigFiles.IsUnknown()}, {"shared_credentials_files", m.SharedCredentialsFiles.IsUnknown()},
+		{"max_retries", m.MaxRetries.IsUnknown()}, {"retry_mode", m.RetryMode.IsUnknown()},
+		{"connect_timeout", m.ConnectTimeout.IsUnknown()}, {"read_timeout", m.ReadTimeout.IsUnknown()},
+		{"custom_ca_bundle", m.CustomCABundle.IsUnknown()}, {"insecure", m.Insecure.IsUnknown()},
+		{"http_proxy", m.HTTPProxy.IsUnknown()}, {"https_proxy", m.HTTPSProxy.IsUnknown()}, {"no_proxy", m.NoProxy.IsUnknown()},
+		{"skip_credentials_validation", m.SkipCredentialsValidation.IsUnknown()},
+		{"skip_requesting_account_id", m.SkipRequestingAccountID.IsUnknown()},
+		{"skip_metadata_api_check", m.SkipMetadataAPICheck.IsUnknown()},
 	} {
-		if unknown {
-			return name
+		if a.unknown {
+			return a.name
 		}
 	}
 	e := m.endpoints()
