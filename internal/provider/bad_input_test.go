@@ -98,6 +98,7 @@ func badInputs(dir string) []badInput {
 		{name: "empty profile", provider: `profile = ""`, summary: length, where: "Attribute profile string length must be at least 1"},
 		{name: "empty shared config file path", provider: `shared_config_files = [""]`, summary: length, where: `Attribute shared_config_files\[0\] string length must be at least 1`},
 		{name: "profile that does not exist", providerBody: providerBody(`profile = "no-such-profile"`, "secret_key", "access_key"), summary: "Cannot Configure AWS Access", where: "no-such-profile"},
+		{name: "no credentials anywhere", providerBody: providerBody("skip_metadata_api_check = true", "secret_key", "access_key"), summary: "No AWS Credentials Found", where: "Set one of: access_key and secret_key in the provider block; the AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"},
 		{name: "CA bundle that does not exist", provider: `custom_ca_bundle = "` + filepath.Join(dir, "missing.pem") + `"`, summary: "Cannot Configure AWS Access", where: "missing.pem"},
 		{name: "CA bundle that is not PEM", provider: `custom_ca_bundle = "` + notPEM + `"`, summary: "Cannot Configure AWS Access", where: "(?i)pem"},
 		{name: "region unknown at plan", providerBody: providerBody(`region = terraform_data.later.output`), extra: `resource "terraform_data" "later" { input = "eu-west-1" }`, summary: "Unknown Provider Configuration", where: "provider's region depends on a value that is not known until apply"},

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -41,6 +42,14 @@ func newClient(ctx context.Context, m providerModel, cfg *awsbase.Config, interr
 	ctx = maskSecrets(ctx, secrets)
 
 	ctx, awsCfg, baseDiags := awsbase.GetAwsConfig(ctx, cfg)
+	if awsbase.ContainsNoValidCredentialSourcesError(baseDiags) {
+		diags.AddError("No AWS Credentials Found",
+			"The provider found no credentials. Set one of: access_key and secret_key in the provider block; the "+
+				"AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY environment variables; profile (or AWS_PROFILE) naming a "+
+				"profile in the shared config or credentials files; AWS_WEB_IDENTITY_TOKEN_FILE with AWS_ROLE_ARN; or run "+
+				"where a container or instance role is available.\n\n"+baseDetail(baseDiags))
+		return nil, diags
+	}
 	appendBaseDiags(&diags, baseDiags, "Cannot Configure AWS Access",
 		"Set credentials (access_key/secret_key, profile, or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_PROFILE) "+
 			"and check custom_ca_bundle and the proxy settings.")
@@ -154,6 +163,15 @@ func applyTimeouts(awsCfg *aws.Config, m providerModel) error {
 			t.ResponseHeaderTimeout = read
 		})
 	return nil
+}
+
+// baseDetail joins what aws-sdk-go-base said, for the end of a detail.
+func baseDetail(from basediag.Diagnostics) string {
+	var parts []string
+	for _, d := range from {
+		parts = append(parts, strings.TrimSpace(d.Summary()+"\n"+d.Detail()))
+	}
+	return strings.Join(parts, "\n")
 }
 
 // explainSTSFailure tells a credentials problem from a connection problem
