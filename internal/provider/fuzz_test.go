@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/provider/schema"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
@@ -83,4 +85,38 @@ func FuzzSchemaValidators(f *testing.F) {
 			t.Fatalf("region %q: schema accepts=%v, engine accepts=%v", s, got, want)
 		}
 	})
+}
+
+// FuzzProviderBlockValidators covers the provider block's remaining
+// validators: the role ARN, the retry mode, and the non-empty strings.
+func FuzzProviderBlockValidators(f *testing.F) {
+	for _, seed := range []string{"arn:aws:iam::123456789012:role/pusher", "arn:aws-us-gov:iam::123456789012:role/a/b",
+		"arn:aws:s3:::bucket", "standard", "adaptive", "legacy", "", "x"} {
+		f.Add(seed)
+	}
+	retryMode, profile := stringValidators(f, "retry_mode"), stringValidators(f, "profile")
+	f.Fuzz(func(t *testing.T, s string) {
+		if accepts([]validator.String{roleARNValidator()}, s) {
+			account, role, ok := strings.Cut(strings.TrimPrefix(s, "arn:"), ":role/")
+			if !strings.HasPrefix(s, "arn:aws") || !ok || role == "" || !strings.HasSuffix(account, ":iam::"+account[len(account)-12:]) {
+				t.Fatalf("role ARN %q accepted", s)
+			}
+		}
+		if got, want := accepts(retryMode, s), s == "standard" || s == "adaptive"; got != want {
+			t.Fatalf("retry mode %q: accepted=%v, want %v", s, got, want)
+		}
+		if got, want := accepts(profile, s), s != ""; got != want {
+			t.Fatalf("profile %q: accepted=%v, want %v", s, got, want)
+		}
+	})
+}
+
+// stringValidators returns the validators of one of the provider block's
+// string attributes, as the schema declares them.
+func stringValidators(f *testing.F, name string) []validator.String {
+	attr, ok := providerSchema().Attributes[name].(schema.StringAttribute)
+	if !ok {
+		f.Fatalf("%s is not a string attribute", name)
+	}
+	return attr.Validators
 }
