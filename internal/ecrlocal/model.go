@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -209,7 +210,7 @@ func (v *validator) stringValue(s *shape, val any, path string) {
 	if s.Pattern != "" && !s.fullMatch(str) {
 		v.violate(path, str, "satisfy regular expression pattern: "+s.Pattern)
 	}
-	if len(s.Enum) > 0 && !contains(s.Enum, str) {
+	if len(s.Enum) > 0 && !slices.Contains(s.Enum, str) {
 		v.violate(path, str, "satisfy enum value set: ["+strings.Join(s.Enum, ", ")+"]")
 	}
 }
@@ -281,15 +282,6 @@ func describeValue(v any) string {
 	default:
 		return fmt.Sprintf("'%v'", t)
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, item := range list {
-		if item == s {
-			return true
-		}
-	}
-	return false
 }
 
 // ShapeConstraint is what the model says of a string shape.

@@ -7,6 +7,7 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -99,7 +100,7 @@ func (s *Server) verifySignature(r *http.Request, body []byte) (signature, *apiE
 			}
 		}
 	}
-	if !contains(sig.SignedHeaders, "content-length") {
+	if !slices.Contains(sig.SignedHeaders, "content-length") {
 		replay.ContentLength = 0
 	}
 	sum := sha256.Sum256(body)

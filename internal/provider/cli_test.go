@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -244,7 +245,7 @@ func waitFor(t *testing.T, cond func() bool) {
 func TestAccExamples_validate(t *testing.T) {
 	var dirs []string
 	err := filepath.WalkDir("../../examples", func(path string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && strings.HasSuffix(path, ".tf") && !contains(dirs, filepath.Dir(path)) {
+		if err == nil && !d.IsDir() && strings.HasSuffix(path, ".tf") && !slices.Contains(dirs, filepath.Dir(path)) {
 			dirs = append(dirs, filepath.Dir(path))
 		}
 		return err
@@ -278,13 +279,4 @@ func TestAccExamples_validate(t *testing.T) {
 			}
 		})
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
