@@ -26,7 +26,7 @@ func statusFor(code string) int {
 		return http.StatusInternalServerError
 	case "ServiceUnavailableException":
 		return http.StatusServiceUnavailable
-	case "AccessDeniedException", "MissingAuthenticationTokenException", "InvalidSignatureException",
+	case "AccessDeniedException", "AccessDenied", "MissingAuthenticationTokenException", "InvalidSignatureException",
 		"IncompleteSignatureException", "UnrecognizedClientException":
 		return http.StatusForbidden
 	default:

@@ -37,6 +37,7 @@ func (s *Server) initiateLayerUpload(c *call) (any, *apiError) {
 	}
 	id := newUUID()
 	s.uploads[id] = &upload{repo: key, digest: sha256.New()}
+	s.owners[id] = key.owner()
 	return map[string]any{"uploadId": id, "partSize": s.partSize}, nil
 }
 

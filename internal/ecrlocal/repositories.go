@@ -23,7 +23,11 @@ type repository struct {
 // call is one validated request being served.
 type call struct {
 	region string
-	input  map[string]any
+	// account is the caller's: its registry is the one addressed when the
+	// request names none, as in AWS (an assumed role in another account
+	// addresses that account's registry).
+	account string
+	input   map[string]any
 }
 
 func (c *call) str(name string) string {
@@ -66,6 +70,9 @@ func (s *Server) handlers() map[string]handlerFunc {
 func (s *Server) registry(c *call) string {
 	if id := c.str("registryId"); id != "" {
 		return id
+	}
+	if c.account != "" {
+		return c.account
 	}
 	return s.opts.AccountID
 }

@@ -40,11 +40,19 @@ const (
 
 // Options configures a Server. Zero values take the documented defaults.
 type Options struct {
-	// AccessKeyID and SecretAccessKey are the only credentials the endpoint
-	// accepts; SessionToken, when set, must accompany them.
+	// AccessKeyID and SecretAccessKey are the credentials the endpoint
+	// accepts (with ExtraCredentials, and what it issues through STS);
+	// SessionToken, when set, must accompany them.
 	AccessKeyID     string
 	SecretAccessKey string
 	SessionToken    string
+	// ExtraCredentials are more key pairs accepted, for tests that use
+	// several principals (a profile's key next to the environment's).
+	ExtraCredentials []Credentials
+	// Roles, when set, are the only roles AssumeRole and
+	// AssumeRoleWithWebIdentity grant; when empty any well-formed role ARN
+	// can be assumed.
+	Roles []Role
 	// AccountID owns the default registry (DefaultAccountID when empty).
 	AccountID string
 	// PartSize is answered by InitiateLayerUpload (DefaultPartSize when zero).
@@ -68,6 +76,12 @@ type Server struct {
 	http     *http.Server
 	url      string
 
+	credMu sync.RWMutex
+	creds  map[string]*Credentials // by access key ID
+	issued []Credentials
+
+	logMu sync.Mutex // Options.Log need not be safe for concurrent use
+
 	arrivals   atomic.Int64
 	arrivalsMu sync.Mutex
 	arrivedFor map[string]int
@@ -76,6 +90,7 @@ type Server struct {
 	repos    map[repoKey]*repository
 	uploads  map[string]*upload
 	requests []Request
+	owners   map[string]UploadOwner // every upload ID ever issued
 	faults   map[string][]*Fault
 	partSize int64
 	quotas   map[string]*rate.Limiter
@@ -87,6 +102,9 @@ type Request struct {
 	// Region and AccessKeyID come from the signature's credential scope.
 	Region      string
 	AccessKeyID string
+	// CallerARN is the principal the key belongs to (an assumed-role ARN
+	// for credentials issued by AssumeRole).
+	CallerARN string
 	// Input is the decoded JSON body, with layerPartBlob replaced by its size.
 	Input map[string]any
 	// Output is the decoded response of a successful request.
@@ -119,14 +137,17 @@ func Handler(opts Options) *Server {
 	for op, perSecond := range opts.Quotas {
 		quotas[op] = rate.NewLimiter(rate.Limit(perSecond), max(1, int(perSecond*opts.Slack)))
 	}
-	return &Server{
+	s := &Server{
 		opts:     opts,
 		repos:    map[repoKey]*repository{},
 		uploads:  map[string]*upload{},
+		owners:   map[string]UploadOwner{},
 		faults:   map[string][]*Fault{},
 		partSize: opts.PartSize,
 		quotas:   quotas,
 	}
+	s.registerCredentials()
+	return s
 }
 
 // Start serves the endpoint on addr ("127.0.0.1:0" picks a free port).
@@ -205,12 +226,16 @@ func (s *Server) now() time.Time { return s.opts.Now() }
 
 // ServeHTTP answers one request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.arrive(strings.TrimPrefix(r.Header.Get("X-Amz-Target"), targetPrefix))
-	rec := Request{UserAgent: r.UserAgent(), Authorization: r.Header.Get("Authorization"), Received: s.now()}
-	fault := s.takeFault(strings.TrimPrefix(r.Header.Get("X-Amz-Target"), targetPrefix))
+	operation := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), targetPrefix)
+	stsReq := readSTSRequest(r)
+	if stsReq != nil {
+		operation = stsReq.operation
+	}
+	s.arrive(operation)
+	rec := Request{Operation: operation, UserAgent: r.UserAgent(), Authorization: r.Header.Get("Authorization"), Received: s.now()}
+	fault := s.takeFault(operation)
 	if fault != nil && fault.Kind != FaultError {
 		if s.transportFault(w, r, fault) {
-			rec.Operation = strings.TrimPrefix(r.Header.Get("X-Amz-Target"), targetPrefix)
 			rec.ErrorCode = "fault:" + fault.Kind.String()
 			s.record(rec, nil)
 			return
@@ -220,7 +245,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		fault = nil
 	}
-	result, apiErr := s.serve(r, &rec, fault)
+	var result any
+	var apiErr *apiError
+	if stsReq != nil {
+		result, apiErr = s.serveSTS(r, &rec, stsReq, fault)
+	} else {
+		result, apiErr = s.serve(r, &rec, fault)
+	}
 	if apiErr != nil {
 		rec.ErrorCode = apiErr.Code
 	}
@@ -228,7 +259,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rec.Output = out
 	}
 	s.record(rec, result)
-	if rec.Operation == stsGetCallerIdentity {
+	if stsReq != nil {
 		writeSTS(w, result, apiErr)
 		return
 	}
@@ -256,13 +287,9 @@ func (s *Server) serve(r *http.Request, rec *Request, fault *Fault) (any, *apiEr
 		return nil, &apiError{Code: "RequestEntityTooLargeException", Message: "Request body is too large.", Status: http.StatusRequestEntityTooLarge}
 	}
 	sig, apiErr := s.verifySignature(r, body)
-	rec.Region, rec.AccessKeyID = sig.Region, sig.AccessKeyID
-	rec.Operation = operationName(r, body)
+	rec.Region, rec.AccessKeyID, rec.CallerARN = sig.Region, sig.AccessKeyID, sig.Caller.ARN
 	if apiErr != nil {
 		return nil, apiErr
-	}
-	if rec.Operation == stsGetCallerIdentity {
-		return s.getCallerIdentity(sig)
 	}
 	if sig.Service != "ecr" {
 		return nil, newError("InvalidSignatureException", "Credential should be scoped to correct service: 'ecr'.")
@@ -288,17 +315,7 @@ func (s *Server) serve(r *http.Request, rec *Request, fault *Fault) (any, *apiEr
 	if apiErr := validateInput(rec.Operation, input); apiErr != nil {
 		return nil, apiErr
 	}
-	return handler(&call{region: sig.Region, input: input})
-}
-
-func operationName(r *http.Request, body []byte) string {
-	if target := r.Header.Get("X-Amz-Target"); target != "" {
-		return strings.TrimPrefix(target, targetPrefix)
-	}
-	if bytes.Contains(body, []byte("Action=GetCallerIdentity")) {
-		return stsGetCallerIdentity
-	}
-	return ""
+	return handler(&call{region: sig.Region, account: sig.Caller.AccountID, input: input})
 }
 
 func decodeInput(body []byte) (map[string]any, *apiError) {
@@ -361,11 +378,17 @@ func (s *Server) logRequest(rec Request, result any) {
 	if s.opts.Log == nil {
 		return
 	}
+	s.logMu.Lock()
+	defer s.logMu.Unlock()
 	outcome := "ok"
 	if rec.ErrorCode != "" {
 		outcome = rec.ErrorCode
 	} else if m, ok := result.(map[string]any); ok && rec.Operation == "InitiateLayerUpload" {
 		outcome = fmt.Sprintf("ok uploadId=%v partSize=%v", m["uploadId"], m["partSize"])
+	}
+	if isSTS(rec.Operation) {
+		fmt.Fprintf(s.opts.Log, "ecr-local: %s region=%s role=%v: %s\n", rec.Operation, rec.Region, rec.Input["RoleArn"], outcome)
+		return
 	}
 	fmt.Fprintf(s.opts.Log, "ecr-local: %s region=%s repository=%v: %s\n", rec.Operation, rec.Region, rec.Input["repositoryName"], outcome)
 }

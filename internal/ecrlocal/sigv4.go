@@ -27,6 +27,8 @@ type signature struct {
 	Service       string
 	SignedHeaders []string
 	Signature     string
+	// Caller is whom the key belongs to, once the signature is verified.
+	Caller Credentials
 }
 
 func parseAuthorization(header string) (signature, *apiError) {
@@ -61,18 +63,23 @@ func parseAuthorization(header string) (signature, *apiError) {
 }
 
 // verifySignature recomputes the request's SigV4 signature with the
-// configured secret, using the AWS SDK's own signer over exactly the headers
+// secret of the key that signed it, using the AWS SDK's own signer over exactly the headers
 // the client signed, and compares it with the one sent.
 func (s *Server) verifySignature(r *http.Request, body []byte) (signature, *apiError) {
 	sig, apiErr := parseAuthorization(r.Header.Get("Authorization"))
 	if apiErr != nil {
 		return sig, apiErr
 	}
-	if sig.AccessKeyID != s.opts.AccessKeyID {
+	caller, known := s.credentialsFor(sig.AccessKeyID)
+	if !known {
 		return sig, newError("UnrecognizedClientException", "The security token included in the request is invalid.")
 	}
-	if s.opts.SessionToken != "" && r.Header.Get("X-Amz-Security-Token") != s.opts.SessionToken {
+	// Temporary credentials are only good with their own session token.
+	if caller.SessionToken != "" && subtle.ConstantTimeCompare([]byte(r.Header.Get("X-Amz-Security-Token")), []byte(caller.SessionToken)) != 1 {
 		return sig, newError("UnrecognizedClientException", "The security token included in the request is invalid.")
+	}
+	if !caller.Expiration.IsZero() && !s.now().Before(caller.Expiration) {
+		return sig, newError("ExpiredTokenException", "The security token included in the request is expired")
 	}
 	signedAt, err := time.Parse("20060102T150405Z", r.Header.Get("X-Amz-Date"))
 	if err != nil || !strings.HasPrefix(r.Header.Get("X-Amz-Date"), sig.Date) {
@@ -104,7 +111,7 @@ func (s *Server) verifySignature(r *http.Request, body []byte) (signature, *apiE
 		replay.ContentLength = 0
 	}
 	sum := sha256.Sum256(body)
-	creds := aws.Credentials{AccessKeyID: s.opts.AccessKeyID, SecretAccessKey: s.opts.SecretAccessKey, SessionToken: s.opts.SessionToken}
+	creds := aws.Credentials{AccessKeyID: caller.AccessKeyID, SecretAccessKey: caller.SecretAccessKey, SessionToken: caller.SessionToken}
 	if err := v4.NewSigner().SignHTTP(context.Background(), creds, replay, hex.EncodeToString(sum[:]),
 		sig.Service, sig.Region, signedAt); err != nil {
 		return sig, newError("IncompleteSignatureException", "The request cannot be signed: "+err.Error())
@@ -115,5 +122,6 @@ func (s *Server) verifySignature(r *http.Request, body []byte) (signature, *apiE
 			"The request signature we calculated does not match the signature you provided. "+
 				"Check your AWS Secret Access Key and signing method.")
 	}
+	sig.Caller = caller
 	return sig, nil
 }
