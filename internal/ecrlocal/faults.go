@@ -50,6 +50,10 @@ type Fault struct {
 	Message string
 	// Times is how many calls the fault affects before it is used up.
 	Times int
+	// After is how many calls of the operation go through untouched before
+	// the fault starts: After 3 on UploadLayerPart cuts a push short at its
+	// fourth part.
+	After int
 	// Extra members of the error shape (kmsError, lastValidByteReceived, ...).
 	Extra map[string]any
 	// Delay is FaultLatency's wait.
@@ -74,8 +78,12 @@ func (s *Server) InjectError(operation string, f Fault) {
 // calls with its ID get UploadNotFoundException.
 func (s *Server) ExpireUpload(uploadID string) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	u := s.uploads[uploadID]
 	delete(s.uploads, uploadID)
+	s.mu.Unlock()
+	if u != nil {
+		forgetUploads([]*upload{u})
+	}
 }
 
 func (s *Server) takeFault(operation string) *Fault {
@@ -86,6 +94,10 @@ func (s *Server) takeFault(operation string) *Fault {
 		return nil
 	}
 	f := queue[0]
+	if f.After > 0 {
+		f.After--
+		return nil
+	}
 	f.Times--
 	if f.Times == 0 {
 		s.faults[operation] = queue[1:]

@@ -216,12 +216,17 @@ func (v *validator) stringValue(s *shape, val any, path string) {
 }
 
 func (v *validator) blob(s *shape, val any, path string) {
-	str, ok := val.(string)
-	if !ok {
+	var n int
+	var err error
+	switch t := val.(type) {
+	case string:
+		n, err = decodedBlobLen(t)
+	case blobText:
+		n, err = decodedBlobLen(t)
+	default:
 		v.wrongType(path, "base64-encoded string")
 		return
 	}
-	n, err := decodedBlobLen(str)
 	if err != nil {
 		v.wrongType(path, "base64-encoded string")
 		return
@@ -259,11 +264,15 @@ func (v *validator) length(s *shape, n float64, val any, path string) {
 
 // decodedBlobLen works out a base64 string's decoded length without decoding
 // it: a part is up to 20 MiB, and the handler decodes it once, later.
-func decodedBlobLen(s string) (int, error) {
+func decodedBlobLen[T string | blobText](s T) (int, error) {
 	if len(s)%4 != 0 {
 		return 0, base64.CorruptInputError(len(s))
 	}
-	return len(s)/4*3 - (len(s) - len(strings.TrimRight(s, "="))), nil
+	pad := 0
+	for i := len(s) - 1; i >= 0 && s[i] == '='; i-- {
+		pad++
+	}
+	return len(s)/4*3 - pad, nil
 }
 
 func join(path, name string) string {

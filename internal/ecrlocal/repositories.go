@@ -3,6 +3,7 @@ package ecrlocal
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"sort"
 	"strconv"
 	"time"
@@ -16,8 +17,9 @@ type repoKey struct {
 
 type repository struct {
 	key       repoKey
+	seq       int64 // names its directory: repository names hold '/'
 	createdAt time.Time
-	layers    map[string]int64 // digest -> size in bytes
+	layers    map[string]int64 // digest -> size in bytes; the bytes are on disk
 }
 
 // call is one validated request being served.
@@ -39,6 +41,17 @@ func (c *call) int64(name string) int64 {
 	n, _ := c.input[name].(json.Number)
 	v, _ := n.Int64()
 	return v
+}
+
+// blobText returns a blob member's base64 text and whether it is valid.
+func (c *call) blobText(name string) (blobText, bool) {
+	switch v := c.input[name].(type) {
+	case blobText:
+		return v, true // decodeBody checked it
+	case string:
+		return blobText(v), isBase64([]byte(v))
+	}
+	return nil, false
 }
 
 func (c *call) strings(name string) []string {
@@ -83,15 +96,18 @@ func (s *Server) keyFor(c *call, name string) repoKey {
 
 // CreateRepository adds a repository directly, for tests and the demo.
 func (s *Server) CreateRepository(region, registryID, name string) {
-	if registryID == "" {
-		registryID = s.opts.AccountID
-	}
+	key := s.key(region, registryID, name)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	key := repoKey{region: region, registryID: registryID, name: name}
 	if s.repos[key] == nil {
-		s.repos[key] = &repository{key: key, createdAt: s.now(), layers: map[string]int64{}}
+		s.repos[key] = s.newRepository(key)
 	}
+}
+
+// newRepository makes an empty repository. The caller holds s.mu.
+func (s *Server) newRepository(key repoKey) *repository {
+	s.repoSeq++
+	return &repository{key: key, seq: s.repoSeq, createdAt: s.now(), layers: map[string]int64{}}
 }
 
 // repo returns the addressed repository, or RepositoryNotFoundException. The
@@ -126,7 +142,7 @@ func (s *Server) createRepository(c *call) (any, *apiError) {
 		return nil, newError("RepositoryAlreadyExistsException", fmt.Sprintf(
 			"The repository with name '%s' already exists in the registry with id '%s'", key.name, key.registryID))
 	}
-	r := &repository{key: key, createdAt: s.now(), layers: map[string]int64{}}
+	r := s.newRepository(key)
 	s.repos[key] = r
 	return map[string]any{"repository": r.describe()}, nil
 }
@@ -178,16 +194,23 @@ func (s *Server) describeRepositories(c *call) (any, *apiError) {
 func (s *Server) deleteRepository(c *call) (any, *apiError) {
 	key := s.keyFor(c, c.str("repositoryName"))
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	r, apiErr := s.repo(key)
 	if apiErr != nil {
+		s.mu.Unlock()
 		return nil, apiErr
 	}
 	delete(s.repos, key)
+	var ended []*upload
 	for id, u := range s.uploads {
 		if u.repo == key {
 			delete(s.uploads, id)
+			ended = append(ended, u)
 		}
 	}
+	if dir := s.repoDir(r); dir != "" {
+		_ = os.RemoveAll(dir) // nothing can reach it any more; Close removes what is left
+	}
+	s.mu.Unlock()
+	forgetUploads(ended)
 	return map[string]any{"repository": r.describe()}, nil
 }

@@ -1,14 +1,16 @@
-// Package ecrlocal is an in-memory Amazon ECR endpoint for tests and demos.
+// Package ecrlocal is a local Amazon ECR endpoint for tests and demos.
 //
 // It speaks ECR's wire protocol (JSON 1.1 over HTTP, SigV4-signed requests,
 // AWS error shapes and status codes), validates every request against the
 // official API model, and implements the repository and layer-upload
-// operations with the service's semantics. Tests can choose the part size it
-// answers, inject faults and read back the requests it received.
+// operations with the service's semantics, plus the STS calls a provider
+// makes (GetCallerIdentity, AssumeRole, AssumeRoleWithWebIdentity). Layer
+// bytes go to a temporary directory, never to memory, so tests can read back
+// what was pushed byte for byte. Tests can choose the part size it answers,
+// inject faults and read back the requests it received.
 package ecrlocal
 
 import (
-	"bytes"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
@@ -67,6 +69,9 @@ type Options struct {
 	Quotas map[string]float64
 	// Slack is the enforcement bucket's size in seconds of rate (1 when zero).
 	Slack float64
+	// Dir is where the endpoint makes its temporary directory for layer
+	// bytes (os.TempDir when empty). The directory goes when Close is called.
+	Dir string
 }
 
 // Server is a running local ECR endpoint.
@@ -82,6 +87,12 @@ type Server struct {
 
 	logMu sync.Mutex // Options.Log need not be safe for concurrent use
 
+	storeMu     sync.Mutex
+	storeDir    string // made on first use, removed by Close
+	storeClosed bool
+
+	received receivedBytes
+
 	arrivals   atomic.Int64
 	arrivalsMu sync.Mutex
 	arrivedFor map[string]int
@@ -91,6 +102,7 @@ type Server struct {
 	uploads  map[string]*upload
 	requests []Request
 	owners   map[string]UploadOwner // every upload ID ever issued
+	repoSeq  int64
 	faults   map[string][]*Fault
 	partSize int64
 	quotas   map[string]*rate.Limiter
@@ -167,12 +179,13 @@ func Start(addr string, opts Options) (*Server, error) {
 // URL is the endpoint's base URL, for endpoints { ecr = ... }.
 func (s *Server) URL() string { return s.url }
 
-// Close stops the endpoint.
+// Close stops the endpoint and removes everything it stored.
 func (s *Server) Close() error {
-	if s.http == nil {
-		return nil
+	var err error
+	if s.http != nil {
+		err = s.http.Close()
 	}
-	return s.http.Close()
+	return errors.Join(err, s.removeStorage())
 }
 
 // SetPartSize changes the part size InitiateLayerUpload answers from now on.
@@ -279,11 +292,12 @@ func (s *Server) serve(r *http.Request, rec *Request, fault *Fault) (any, *apiEr
 	if r.Method != http.MethodPost || r.URL.Path != "/" {
 		return nil, newError("UnknownOperationException", "Only POST / is served.")
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxRequestBytes+1))
+	body, tooLarge, release, err := readBody(r, maxRequestBytes)
+	defer release()
 	if err != nil {
 		return nil, newError("SerializationException", "The request body could not be read: "+err.Error())
 	}
-	if len(body) > maxRequestBytes {
+	if tooLarge {
 		return nil, &apiError{Code: "RequestEntityTooLargeException", Message: "Request body is too large.", Status: http.StatusRequestEntityTooLarge}
 	}
 	sig, apiErr := s.verifySignature(r, body)
@@ -307,7 +321,7 @@ func (s *Server) serve(r *http.Request, rec *Request, fault *Fault) (any, *apiEr
 	if limiter := s.quotas[rec.Operation]; limiter != nil && !limiter.Allow() {
 		return nil, newError("ThrottlingException", "Rate exceeded")
 	}
-	input, apiErr := decodeInput(body)
+	input, apiErr := decodeBody(body)
 	if apiErr != nil {
 		return nil, apiErr
 	}
@@ -318,28 +332,18 @@ func (s *Server) serve(r *http.Request, rec *Request, fault *Fault) (any, *apiEr
 	return handler(&call{region: sig.Region, account: sig.Caller.AccountID, input: input})
 }
 
-func decodeInput(body []byte) (map[string]any, *apiError) {
-	if len(bytes.TrimSpace(body)) == 0 {
-		return map[string]any{}, nil
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var input map[string]any
-	if err := dec.Decode(&input); err != nil {
-		return nil, newError("SerializationException", "Start of structure or map found where not expected, or the body is not JSON.")
-	}
-	if input == nil || dec.More() {
-		return nil, newError("SerializationException", "The request body must be one JSON object.")
-	}
-	return input, nil
-}
-
 func redactBlob(input map[string]any) map[string]any {
 	out := make(map[string]any, len(input))
 	for k, v := range input {
-		if blob, ok := v.(string); ok && k == "layerPartBlob" {
-			n, _ := decodedBlobLen(blob)
-			v = fmt.Sprintf("<%d bytes>", n)
+		if k == "layerPartBlob" {
+			switch blob := v.(type) {
+			case string:
+				n, _ := decodedBlobLen(blob)
+				v = fmt.Sprintf("<%d bytes>", n)
+			case blobText:
+				n, _ := decodedBlobLen(blob)
+				v = fmt.Sprintf("<%d bytes>", n)
+			}
 		}
 		out[k] = v
 	}
@@ -385,6 +389,8 @@ func (s *Server) logRequest(rec Request, result any) {
 		outcome = rec.ErrorCode
 	} else if m, ok := result.(map[string]any); ok && rec.Operation == "InitiateLayerUpload" {
 		outcome = fmt.Sprintf("ok uploadId=%v partSize=%v", m["uploadId"], m["partSize"])
+	} else if ok && rec.Operation == "CompleteLayerUpload" {
+		outcome = fmt.Sprintf("ok uploadId=%v layerDigest=%v", m["uploadId"], m["layerDigest"])
 	}
 	if isSTS(rec.Operation) {
 		fmt.Fprintf(s.opts.Log, "ecr-local: %s region=%s role=%v: %s\n", rec.Operation, rec.Region, rec.Input["RoleArn"], outcome)

@@ -1,5 +1,6 @@
-// Command ecr-local serves the in-memory ECR endpoint on loopback, for the
-// demo and for trying the provider without AWS.
+// Command ecr-local serves the local ECR endpoint on loopback, for the demo
+// and for trying the provider without AWS. Pushed layers are kept in a
+// temporary directory (under -dir) that goes when the command stops.
 package main
 
 import (
@@ -27,12 +28,13 @@ func main() {
 		region    = flag.String("region", "eu-west-1", "region of the repositories created with -repository")
 		partSize  = flag.Int64("part-size", ecrlocal.DefaultPartSize, "part size InitiateLayerUpload answers, in bytes")
 		urlFile   = flag.String("url-file", "", "write the endpoint's URL to this file once it listens")
+		dir       = flag.String("dir", "", "make the temporary directory for pushed layers here (default: the system's temporary directory)")
 		repos     repeated
 	)
 	flag.Var(&repos, "repository", "create this repository at start (repeatable)")
 	flag.Parse()
 
-	srv, err := ecrlocal.Start(*addr, ecrlocal.Options{AccessKeyID: *accessKey, SecretAccessKey: *secretKey, PartSize: *partSize, Log: os.Stderr})
+	srv, err := ecrlocal.Start(*addr, ecrlocal.Options{AccessKeyID: *accessKey, SecretAccessKey: *secretKey, PartSize: *partSize, Log: os.Stderr, Dir: *dir})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -1,0 +1,87 @@
+package ecrlocal
+
+import (
+	"fmt"
+	"io"
+	"io/fs"
+	"maps"
+	"os"
+	"strings"
+)
+
+// Accessors for tests: what a repository holds, byte for byte.
+
+// key names a repository; registryID "" is the endpoint's own account.
+func (s *Server) key(region, registryID, repository string) repoKey {
+	if registryID == "" {
+		registryID = s.opts.AccountID
+	}
+	return repoKey{region: region, registryID: registryID, name: repository}
+}
+
+// BlobPath returns the file that holds a repository's layer, and whether
+// the repository has that layer.
+func (s *Server) BlobPath(region, registryID, repository, digest string) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.repos[s.key(region, registryID, repository)]
+	if r == nil {
+		return "", false
+	}
+	if _, ok := r.layers[strings.ToLower(digest)]; !ok {
+		return "", false
+	}
+	path, apiErr := s.layerPath(r, strings.ToLower(digest))
+	return path, apiErr == nil
+}
+
+// Blob opens a repository's layer for reading, with its size. The error
+// wraps fs.ErrNotExist when the repository does not have the layer.
+func (s *Server) Blob(region, registryID, repository, digest string) (io.ReadCloser, int64, error) {
+	path, ok := s.BlobPath(region, registryID, repository, digest)
+	if !ok {
+		return nil, 0, fmt.Errorf("layer %s in repository %q (%s, %s): %w", digest, repository, region, registryID, fs.ErrNotExist)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0, err
+	}
+	info, err := f.Stat()
+	if err != nil {
+		_ = f.Close()
+		return nil, 0, err
+	}
+	return f, info.Size(), nil
+}
+
+// DeleteLayer removes a layer from a repository, as if it had gone from ECR
+// behind the client's back (ECR's API has no such call; lifecycle policies
+// do it). It reports whether the layer was there.
+func (s *Server) DeleteLayer(region, registryID, repository, digest string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.repos[s.key(region, registryID, repository)]
+	digest = strings.ToLower(digest)
+	if r == nil {
+		return false
+	}
+	if _, ok := r.layers[digest]; !ok {
+		return false
+	}
+	if path, apiErr := s.layerPath(r, digest); apiErr == nil {
+		_ = os.Remove(path) // the directory goes at Close anyway
+	}
+	delete(r.layers, digest)
+	return true
+}
+
+// Layers returns a repository's layers: digest -> size.
+func (s *Server) Layers(region, registryID, repository string) map[string]int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.repos[s.key(region, registryID, repository)]
+	if r == nil {
+		return nil
+	}
+	return maps.Clone(r.layers)
+}
