@@ -60,9 +60,12 @@ type Fault struct {
 	Delay time.Duration
 }
 
-// InjectError makes the next f.Times calls of operation fail with f. Faults
-// for one operation are used in the order they were injected.
-func (s *Server) InjectError(operation string, f Fault) {
+// InjectFault makes the next f.Times calls of operation (after f.After
+// untouched ones) meet f: an AWS error, or a transport fault (a hang, a
+// reset, a dropped connection, latency, a cut-short or garbage response).
+// Faults for one operation are used in the order they were injected. STS
+// operations are named "sts:AssumeRole", "sts:GetCallerIdentity", ...
+func (s *Server) InjectFault(operation string, f Fault) {
 	if f.Times <= 0 {
 		f.Times = 1
 	}
@@ -73,6 +76,11 @@ func (s *Server) InjectError(operation string, f Fault) {
 	defer s.mu.Unlock()
 	s.faults[operation] = append(s.faults[operation], &f)
 }
+
+// InjectError is the old name of InjectFault, which injects more than
+// errors. It stays while other packages move over (not yet marked
+// Deprecated, which would fail their lint); new code calls InjectFault.
+func (s *Server) InjectError(operation string, f Fault) { s.InjectFault(operation, f) }
 
 // ExpireUpload forgets an upload, as ECR does when an upload expires: later
 // calls with its ID get UploadNotFoundException.

@@ -25,7 +25,7 @@ var validInputs = map[string]string{
 }
 
 func TestServedOperationsAreInTheModel(t *testing.T) {
-	for op := range Handler(Options{}).handlers() {
+	for op := range Handler(Options{}).operations {
 		if _, ok := loadModel().Operations[op]; !ok {
 			t.Errorf("%s is served but not in the model", op)
 		}

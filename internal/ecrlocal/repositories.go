@@ -64,19 +64,8 @@ func (c *call) strings(name string) []string {
 	return out
 }
 
+// handlerFunc serves one validated ECR operation.
 type handlerFunc func(*call) (any, *apiError)
-
-func (s *Server) handlers() map[string]handlerFunc {
-	return map[string]handlerFunc{
-		"CreateRepository":            s.createRepository,
-		"DescribeRepositories":        s.describeRepositories,
-		"DeleteRepository":            s.deleteRepository,
-		"InitiateLayerUpload":         s.initiateLayerUpload,
-		"UploadLayerPart":             s.uploadLayerPart,
-		"CompleteLayerUpload":         s.completeLayerUpload,
-		"BatchCheckLayerAvailability": s.batchCheckLayerAvailability,
-	}
-}
 
 // registry is the registry a request addresses: registryId when given, else
 // the caller's own.

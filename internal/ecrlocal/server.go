@@ -11,11 +11,11 @@
 package ecrlocal
 
 import (
-	"crypto/rand"
-	"encoding/json"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"strings"
@@ -106,28 +106,8 @@ type Server struct {
 	faults   map[string][]*Fault
 	partSize int64
 	quotas   map[string]*rate.Limiter
-}
 
-// Request records one request the endpoint answered.
-type Request struct {
-	Operation string
-	// Region and AccessKeyID come from the signature's credential scope.
-	Region      string
-	AccessKeyID string
-	// CallerARN is the principal the key belongs to (an assumed-role ARN
-	// for credentials issued by AssumeRole).
-	CallerARN string
-	// Input is the decoded JSON body, with layerPartBlob replaced by its size.
-	Input map[string]any
-	// Output is the decoded response of a successful request.
-	Output    map[string]any
-	ErrorCode string
-	UserAgent string
-	// Received is when the request arrived.
-	Received time.Time
-	// Authorization is the header as received, for tests that look for its
-	// signature where it must not appear.
-	Authorization string
+	operations map[string]handlerFunc // the ECR operations served, by name
 }
 
 // Handler returns a Server that is not listening, for use with httptest or a
@@ -159,21 +139,62 @@ func Handler(opts Options) *Server {
 		quotas:   quotas,
 	}
 	s.registerCredentials()
+	s.operations = map[string]handlerFunc{
+		"CreateRepository":            s.createRepository,
+		"DescribeRepositories":        s.describeRepositories,
+		"DeleteRepository":            s.deleteRepository,
+		"InitiateLayerUpload":         s.initiateLayerUpload,
+		"UploadLayerPart":             s.uploadLayerPart,
+		"CompleteLayerUpload":         s.completeLayerUpload,
+		"BatchCheckLayerAvailability": s.batchCheckLayerAvailability,
+	}
 	return s
 }
 
-// Start serves the endpoint on addr ("127.0.0.1:0" picks a free port).
+// Start serves the endpoint over HTTP on addr ("127.0.0.1:0" picks a free
+// port).
 func Start(addr string, opts Options) (*Server, error) {
 	s := Handler(opts)
+	if err := s.listen(addr, nil); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// StartTLS serves the endpoint over HTTPS on addr with a certificate for
+// 127.0.0.1 and localhost, signed by a CA made for this server alone. It
+// returns the CA certificate in PEM, for clients that should trust it.
+func StartTLS(addr string, opts Options) (*Server, []byte, error) {
+	caPEM, cert, err := newCertificates()
+	if err != nil {
+		return nil, nil, err
+	}
+	s := Handler(opts)
+	if err := s.listen(addr, &cert); err != nil {
+		return nil, nil, err
+	}
+	return s, caPEM, nil
+}
+
+// listen is the one listener set-up, for HTTP (cert nil) and HTTPS.
+func (s *Server) listen(addr string, cert *tls.Certificate) error {
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("listening on %s: %w", addr, err)
+		return fmt.Errorf("listening on %s: %w", addr, err)
 	}
 	s.listener = l
-	s.url = "http://" + l.Addr().String()
-	s.http = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = s.http.Serve(l) }()
-	return s, nil
+	// The HTTP server's own complaints (TLS handshakes, bad requests) go to
+	// Options.Log, not to the test's stderr.
+	s.http = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, ErrorLog: log.New(logWriter{s}, "ecr-local: ", 0)}
+	if cert == nil {
+		s.url = "http://" + l.Addr().String()
+		go func() { _ = s.http.Serve(l) }()
+		return nil
+	}
+	s.url = "https://" + l.Addr().String()
+	s.http.TLSConfig = &tls.Config{Certificates: []tls.Certificate{*cert}, MinVersion: tls.VersionTLS12}
+	go func() { _ = s.http.ServeTLS(l, "", "") }()
+	return nil
 }
 
 // URL is the endpoint's base URL, for endpoints { ecr = ... }.
@@ -193,46 +214,6 @@ func (s *Server) SetPartSize(n int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.partSize = n
-}
-
-// Requests returns a copy of the requests answered so far.
-func (s *Server) Requests() []Request {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]Request(nil), s.requests...)
-}
-
-// Arrivals counts the requests that have reached the endpoint, answered or
-// not (a request held by FaultHang is counted before it is recorded).
-func (s *Server) Arrivals() int64 { return s.arrivals.Load() }
-
-// ArrivalsFor counts the requests for one operation that have reached the
-// endpoint, answered or not.
-func (s *Server) ArrivalsFor(operation string) int {
-	s.arrivalsMu.Lock()
-	defer s.arrivalsMu.Unlock()
-	return s.arrivedFor[operation]
-}
-
-func (s *Server) arrive(operation string) {
-	s.arrivals.Add(1)
-	s.arrivalsMu.Lock()
-	defer s.arrivalsMu.Unlock()
-	if s.arrivedFor == nil {
-		s.arrivedFor = map[string]int{}
-	}
-	s.arrivedFor[operation]++
-}
-
-// RequestsFor returns the requests answered so far for one operation.
-func (s *Server) RequestsFor(operation string) []Request {
-	var out []Request
-	for _, r := range s.Requests() {
-		if r.Operation == operation {
-			out = append(out, r)
-		}
-	}
-	return out
 }
 
 func (s *Server) now() time.Time { return s.opts.Now() }
@@ -279,15 +260,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, result, apiErr)
 }
 
-func (s *Server) record(rec Request, result any) {
-	if rec.Operation != "" {
-		s.mu.Lock()
-		s.requests = append(s.requests, rec)
-		s.mu.Unlock()
-	}
-	s.logRequest(rec, result)
-}
-
 func (s *Server) serve(r *http.Request, rec *Request, fault *Fault) (any, *apiError) {
 	if r.Method != http.MethodPost || r.URL.Path != "/" {
 		return nil, newError("UnknownOperationException", "Only POST / is served.")
@@ -311,7 +283,7 @@ func (s *Server) serve(r *http.Request, rec *Request, fault *Fault) (any, *apiEr
 	if !strings.HasPrefix(r.Header.Get("Content-Type"), jsonContentType) {
 		return nil, newError("SerializationException", "Content-Type must be "+jsonContentType+".")
 	}
-	handler, ok := s.handlers()[rec.Operation]
+	handler, ok := s.operations[rec.Operation]
 	if !ok {
 		return nil, newError("UnknownOperationException", "Unknown operation "+r.Header.Get("X-Amz-Target")+".")
 	}
@@ -330,71 +302,4 @@ func (s *Server) serve(r *http.Request, rec *Request, fault *Fault) (any, *apiEr
 		return nil, apiErr
 	}
 	return handler(&call{region: sig.Region, account: sig.Caller.AccountID, input: input})
-}
-
-func redactBlob(input map[string]any) map[string]any {
-	out := make(map[string]any, len(input))
-	for k, v := range input {
-		if k == "layerPartBlob" {
-			switch blob := v.(type) {
-			case string:
-				n, _ := decodedBlobLen(blob)
-				v = fmt.Sprintf("<%d bytes>", n)
-			case blobText:
-				n, _ := decodedBlobLen(blob)
-				v = fmt.Sprintf("<%d bytes>", n)
-			}
-		}
-		out[k] = v
-	}
-	return out
-}
-
-func writeJSON(w http.ResponseWriter, result any, apiErr *apiError) {
-	w.Header().Set("Content-Type", jsonContentType)
-	w.Header().Set("X-Amzn-RequestId", newUUID())
-	if apiErr != nil {
-		w.Header().Set("X-Amzn-ErrorType", apiErr.Code)
-		w.WriteHeader(apiErr.Status)
-		_, _ = w.Write(apiErr.body())
-		return
-	}
-	b, err := json.Marshal(result)
-	if err != nil {
-		writeJSON(w, nil, newError("ServerException", "encoding the response: "+err.Error()))
-		return
-	}
-	_, _ = w.Write(b)
-}
-
-// newUUID returns a random version 4 UUID, the form ECR's upload IDs take.
-func newUUID() string {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic(errors.New("crypto/rand failed: " + err.Error()))
-	}
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
-}
-
-func (s *Server) logRequest(rec Request, result any) {
-	if s.opts.Log == nil {
-		return
-	}
-	s.logMu.Lock()
-	defer s.logMu.Unlock()
-	outcome := "ok"
-	if rec.ErrorCode != "" {
-		outcome = rec.ErrorCode
-	} else if m, ok := result.(map[string]any); ok && rec.Operation == "InitiateLayerUpload" {
-		outcome = fmt.Sprintf("ok uploadId=%v partSize=%v", m["uploadId"], m["partSize"])
-	} else if ok && rec.Operation == "CompleteLayerUpload" {
-		outcome = fmt.Sprintf("ok uploadId=%v layerDigest=%v", m["uploadId"], m["layerDigest"])
-	}
-	if isSTS(rec.Operation) {
-		fmt.Fprintf(s.opts.Log, "ecr-local: %s region=%s role=%v: %s\n", rec.Operation, rec.Region, rec.Input["RoleArn"], outcome)
-		return
-	}
-	fmt.Fprintf(s.opts.Log, "ecr-local: %s region=%s repository=%v: %s\n", rec.Operation, rec.Region, rec.Input["repositoryName"], outcome)
 }

@@ -262,7 +262,7 @@ func TestSignatureIsChecked(t *testing.T) {
 func TestInjectedErrorsAreServedInOrder(t *testing.T) {
 	srv := startServer(t)
 	srv.CreateRepository(testRegion, "", "faulty")
-	srv.InjectError("InitiateLayerUpload", Fault{Code: "KmsException", Extra: map[string]any{"kmsError": "KMSDisabled"}})
+	srv.InjectFault("InitiateLayerUpload", Fault{Code: "KmsException", Extra: map[string]any{"kmsError": "KMSDisabled"}})
 	client := sdkClient(srv, testAccessKey, testSecretKey)
 	_, err := client.InitiateLayerUpload(context.Background(), &ecr.InitiateLayerUploadInput{RepositoryName: aws.String("faulty")})
 	var kms *types.KmsException

@@ -229,7 +229,7 @@ func TestFaultAfterCutsAPushShort(t *testing.T) {
 	srv := startServer(t)
 	srv.CreateRepository(testRegion, "", "cut/app")
 	p := pusher{t, sdkClient(srv, testAccessKey, testSecretKey), "cut/app"}
-	srv.InjectError("UploadLayerPart", Fault{Kind: FaultResetMidBody, After: 2})
+	srv.InjectFault("UploadLayerPart", Fault{Kind: FaultResetMidBody, After: 2})
 	id := p.initiate()
 	part := randomBytes(minPartSize, 3)
 	for i := range 3 {

@@ -8,34 +8,13 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
-	"fmt"
 	"math/big"
 	"net"
-	"net/http"
 	"time"
 )
 
-// StartTLS serves the endpoint over HTTPS on addr with a certificate for
-// 127.0.0.1 and localhost, signed by a CA made for this server alone. It
-// returns the CA certificate in PEM, for clients that should trust it.
-func StartTLS(addr string, opts Options) (*Server, []byte, error) {
-	caPEM, serverCert, err := newCertificates()
-	if err != nil {
-		return nil, nil, err
-	}
-	s := Handler(opts)
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, nil, fmt.Errorf("listening on %s: %w", addr, err)
-	}
-	s.listener = l
-	s.url = "https://" + l.Addr().String()
-	s.http = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second,
-		TLSConfig: &tls.Config{Certificates: []tls.Certificate{serverCert}, MinVersion: tls.VersionTLS12}}
-	go func() { _ = s.http.ServeTLS(l, "", "") }()
-	return s, caPEM, nil
-}
-
+// newCertificates makes a CA for one server and a certificate it signs for
+// 127.0.0.1, ::1 and localhost.
 func newCertificates() ([]byte, tls.Certificate, error) {
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
