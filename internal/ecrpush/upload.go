@@ -80,5 +80,11 @@ func InitiateLayerUpload(ctx context.Context, api InitiateLayerUploadAPI, target
 		return Upload{}, &OperationError{Operation: "InitiateLayerUpload", Action: "ecr:InitiateLayerUpload", Target: target,
 			Err: errors.New("the response has no uploadId or partSize")}
 	}
+	// The model allows parts up to 20,971,520 bytes; a size outside (0, that]
+	// could only make a pusher loop or divide by zero, so it is refused here.
+	if size := aws.ToInt64(out.PartSize); size <= 0 || size > 20971520 {
+		return Upload{}, &OperationError{Operation: "InitiateLayerUpload", Action: "ecr:InitiateLayerUpload", Target: target,
+			Err: fmt.Errorf("ECR answered a part size of %d bytes, which cannot be used: a part size must be 1 to 20971520 bytes", size)}
+	}
 	return Upload{ID: aws.ToString(out.UploadId), PartSize: aws.ToInt64(out.PartSize)}, nil
 }

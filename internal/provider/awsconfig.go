@@ -8,7 +8,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
 	awsbase "github.com/hashicorp/aws-sdk-go-base/v2"
-	basediag "github.com/hashicorp/aws-sdk-go-base/v2/diag"
 	"github.com/hashicorp/aws-sdk-go-base/v2/logging"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -48,6 +47,11 @@ func (m providerModel) baseConfig(ctx context.Context, providerVersion, terrafor
 		CallerName:              "the ECR provider",
 		CallerDocumentationURL:  docsURL,
 		Logger:                  logging.TfLogger(""),
+		// aws-sdk-go-base's HTTP logging middleware copies bodies through a
+		// shared buffer pool and, in v2.0.0-beta.74, corrupts concurrent
+		// calls; it also logs STS bodies holding session tokens. The
+		// provider logs each call itself (logCall), without bodies.
+		SuppressDebugLog: true,
 		UserAgent: awsbase.UserAgentProducts{
 			{Name: "terraform-provider-ecr", Version: providerVersion, Comment: "+" + docsURL},
 			{Name: "Terraform", Version: terraformVersion},
@@ -105,21 +109,4 @@ func stringList(ctx context.Context, list types.List, into *[]string) diag.Diagn
 		return nil
 	}
 	return list.ElementsAs(ctx, into, false)
-}
-
-// appendBaseDiags copies aws-sdk-go-base's diagnostics into the framework's.
-// Its plain errors have no detail; those get the given summary, with hint
-// (what to set) before the error.
-func appendBaseDiags(into *diag.Diagnostics, from basediag.Diagnostics, summary, hint string) {
-	for _, d := range from {
-		s, detail := d.Summary(), d.Detail()
-		if detail == "" {
-			s, detail = summary, hint+"\n\n"+d.Summary()
-		}
-		if d.Severity() == basediag.SeverityWarning {
-			into.AddWarning(s, detail)
-		} else {
-			into.AddError(s, detail)
-		}
-	}
 }

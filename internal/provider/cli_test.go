@@ -204,8 +204,8 @@ func TestAccCLI_traceLogHasNoSecrets(t *testing.T) {
 		t.Fatal(err)
 	}
 	log := string(raw)
-	if !strings.Contains(log, "HTTP Request Sent") || !strings.Contains(log, "InitiateLayerUpload") {
-		t.Fatalf("the log has no SDK request lines; the check would prove nothing (%d bytes)", len(log))
+	if !strings.Contains(log, "AWS call:") || !strings.Contains(log, "aws_operation=InitiateLayerUpload") {
+		t.Fatalf("the log has no AWS call lines; the check would prove nothing (%d bytes)", len(log))
 	}
 	secrets := map[string]string{"access key": testAccAccessKey, "secret key": testAccSecretKey, "session token": token}
 	signatures := 0

@@ -5,15 +5,12 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	awsbase "github.com/hashicorp/aws-sdk-go-base/v2"
-	basediag "github.com/hashicorp/aws-sdk-go-base/v2/diag"
-	"github.com/hashicorp/aws-sdk-go-base/v2/logging"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
@@ -27,7 +24,12 @@ type client struct {
 	ecr *ecr.Client
 	// region is the provider's; each resource may override it.
 	region string
-	// accountID names the default registry in messages; empty when unknown.
+	// skipRegionValidation lets regions the SDK does not know through.
+	skipRegionValidation bool
+	// accountID names the default registry in messages: from STS when
+	// credentials are validated; empty otherwise, for where validation is
+	// skipped STS may be unreachable, and waiting on it would only improve
+	// a message.
 	accountID string
 	// secrets are masked in every log line written under this client.
 	secrets []string
@@ -50,9 +52,7 @@ func newClient(ctx context.Context, m providerModel, cfg *awsbase.Config, interr
 				"where a container or instance role is available.\n\n"+baseDetail(baseDiags))
 		return nil, diags
 	}
-	appendBaseDiags(&diags, baseDiags, "Cannot Configure AWS Access",
-		"Set credentials (access_key/secret_key, profile, or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_PROFILE) "+
-			"and check custom_ca_bundle and the proxy settings.")
+	diags.Append(explainConfigFailure(m, baseDiags)...)
 	if diags.HasError() {
 		return nil, diags
 	}
@@ -61,14 +61,15 @@ func newClient(ctx context.Context, m providerModel, cfg *awsbase.Config, interr
 		ctx = maskSecrets(ctx, secrets)
 	}
 
+	skipRegionValidation := m.SkipRegionValidation.ValueBool()
 	switch {
 	case awsCfg.Region == "":
 		diags.AddAttributeError(path.Root("region"), "Missing AWS Region",
 			"The provider has no region. Set region in the provider block, or AWS_REGION, or a region in the profile.")
 		return nil, diags
-	case ecrpush.ValidateRegion(awsCfg.Region) != nil:
+	case checkRegion(awsCfg.Region, skipRegionValidation) != nil:
 		diags.AddAttributeError(path.Root("region"), "Invalid AWS Region",
-			"The region from the environment or profile "+ecrpush.ValidateRegion(awsCfg.Region).Error()+
+			"The region from the environment or profile "+checkRegion(awsCfg.Region, skipRegionValidation).Error()+
 				". Fix AWS_REGION, AWS_DEFAULT_REGION or the profile's region.")
 		return nil, diags
 	}
@@ -77,49 +78,60 @@ func newClient(ctx context.Context, m providerModel, cfg *awsbase.Config, interr
 		diags.AddError("Cannot Configure AWS Access", err.Error())
 		return nil, diags
 	}
+	// Every client built from this configuration (ECR, and STS for the
+	// account look-up) logs each attempt in one line, never a body.
+	awsCfg.APIOptions = append(awsCfg.APIOptions, ecrpush.WithCallLogging(logCall))
 
-	var accountID string
-	if !m.SkipCredentialsValidation.ValueBool() || !m.SkipRequestingAccountID.ValueBool() {
+	c := &client{region: awsCfg.Region, skipRegionValidation: skipRegionValidation, secrets: secrets, interrupted: interrupted}
+	// Validating credentials asks STS who the caller is, which also gives
+	// the account ID. Where validation is skipped no STS call is made.
+	if !m.SkipCredentialsValidation.ValueBool() {
 		lookup := *cfg
-		lookup.SkipCredsValidation = m.SkipCredentialsValidation.ValueBool()
+		lookup.SkipCredsValidation = false
 		id, _, idDiags := awsbase.GetAwsAccountIDAndPartition(ctx, awsCfg, &lookup)
-		if m.SkipCredentialsValidation.ValueBool() {
-			// The ID only names registries in messages: not finding it is no reason to stop.
-			for _, d := range idDiags {
-				diags.AddWarning("AWS Account ID Not Found",
-					"Error messages will not name the default registry's account. Set skip_requesting_account_id = true "+
-						"to skip the look-up.\n\n"+d.Summary()+d.Detail())
-			}
-		} else {
-			diags.Append(explainSTSFailure(idDiags)...)
+		diags.Append(explainSTSFailure(idDiags)...)
+		if diags.HasError() {
+			return nil, diags
 		}
-		accountID = id
-	}
-	if diags.HasError() {
-		return nil, diags
+		c.accountID = id
 	}
 
-	ecrEndpoint := m.endpoints().ECR
-	api := ecr.NewFromConfig(awsCfg, func(o *ecr.Options) {
-		if !ecrEndpoint.IsNull() {
-			o.BaseEndpoint = aws.String(ecrEndpoint.ValueString())
-		}
-		if r, ok := o.Retryer.(aws.RetryerV2); ok {
-			o.Retryer = ecrpush.RetryCutShortResponses(r)
-		}
-	}, ecrpush.WithQuotas(ecrpush.ServiceQuotas))
-	tflog.Debug(ctx, "ECR client configured", map[string]any{"region": awsCfg.Region, "account_id": accountID})
-	return &client{ecr: api, region: awsCfg.Region, accountID: accountID, secrets: secrets, interrupted: interrupted}, diags
+	var endpoint string
+	if e := m.endpoints().ECR; !e.IsNull() {
+		endpoint = e.ValueString()
+	}
+	c.ecr = ecrpush.NewClient(awsCfg, ecrpush.ClientOptions{Endpoint: endpoint, Quotas: ecrpush.ServiceQuotas})
+	tflog.Debug(ctx, "ECR client configured", map[string]any{"region": awsCfg.Region, "account_id": c.accountID})
+	return c, diags
+}
+
+// logCall writes one attempt of an AWS call to the provider's log.
+func logCall(ctx context.Context, call ecrpush.Call) {
+	fields := map[string]any{
+		"aws_service":    call.Service,
+		"aws_operation":  call.Operation,
+		"http_status":    call.Status,
+		"attempt":        call.Attempt,
+		"max_attempts":   call.MaxAttempts,
+		"aws_request_id": call.RequestID,
+		"duration_ms":    call.Duration.Milliseconds(),
+	}
+	if call.Repository != "" {
+		fields["repository_name"] = call.Repository
+	}
+	if call.Err != nil {
+		fields["error"] = call.Err.Error()
+	}
+	tflog.Debug(ctx, "AWS call", fields)
 }
 
 // requestContext prepares the context of a call: canceled when Terraform
-// stops the provider or the process is interrupted; SDK logs go to tflog
-// (through the logger aws-sdk-go-base's middleware looks up) with
-// credentials masked. Call the returned function when the call is done.
+// stops the provider or the process is interrupted, with credentials masked
+// in whatever is logged under it. Call the returned function when the call
+// is done.
 func (c *client) requestContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	ctx, cancel := context.WithCancel(ctx)
 	stopWatching := context.AfterFunc(c.interrupted, cancel)
-	ctx = logging.RegisterLogger(ctx, logging.TfLogger(""))
 	return maskSecrets(ctx, c.secrets), func() { stopWatching(); cancel() }
 }
 
@@ -163,40 +175,4 @@ func applyTimeouts(awsCfg *aws.Config, m providerModel) error {
 			t.ResponseHeaderTimeout = read
 		})
 	return nil
-}
-
-// baseDetail joins what aws-sdk-go-base said, for the end of a detail.
-func baseDetail(from basediag.Diagnostics) string {
-	var parts []string
-	for _, d := range from {
-		parts = append(parts, strings.TrimSpace(d.Summary()+"\n"+d.Detail()))
-	}
-	return strings.Join(parts, "\n")
-}
-
-// explainSTSFailure tells a credentials problem from a connection problem
-// when STS GetCallerIdentity fails.
-func explainSTSFailure(from basediag.Diagnostics) diag.Diagnostics {
-	var diags diag.Diagnostics
-	for _, d := range from {
-		var err error
-		if native, ok := d.(basediag.NativeErrorDiagnostic); ok {
-			err = native.Err()
-		}
-		if err == nil {
-			appendBaseDiags(&diags, basediag.Diagnostics{d}, "Invalid AWS Credentials", "")
-			continue
-		}
-		if ecrpush.IsConnectionError(err) {
-			diags.AddError("Cannot Reach STS",
-				"The provider could not check its credentials with STS GetCallerIdentity: the endpoint could not be "+
-					"reached or its TLS certificate is not trusted. Check endpoints.sts, the proxy settings, "+
-					"custom_ca_bundle, or set skip_credentials_validation = true where STS cannot be reached.\n\n"+err.Error())
-			continue
-		}
-		diags.AddError("Invalid AWS Credentials",
-			"STS GetCallerIdentity did not accept the credentials. Check access_key/secret_key/token, the profile, or "+
-				"the AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN environment variables.\n\n"+err.Error())
-	}
-	return diags
 }

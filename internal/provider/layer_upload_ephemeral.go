@@ -6,6 +6,7 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework/ephemeral"
 	"github.com/hashicorp/terraform-plugin-framework/ephemeral/schema"
+	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
@@ -101,6 +102,10 @@ func (r *layerUploadEphemeral) Open(ctx context.Context, req ephemeral.OpenReque
 	}
 	if !m.Region.IsNull() {
 		target.Region = m.Region.ValueString()
+		if err := checkRegion(target.Region, r.client.skipRegionValidation); err != nil {
+			resp.Diagnostics.AddAttributeError(path.Root("region"), "Unsupported AWS Region", "The region "+err.Error()+".")
+			return
+		}
 	}
 	callCtx, done := r.client.requestContext(ctx)
 	defer done()

@@ -9,11 +9,15 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/ecrlabs/terraform-provider-ecr/internal/ecrpush"
 )
 
 var (
 	_ provider.Provider                       = (*ecrProvider)(nil)
 	_ provider.ProviderWithEphemeralResources = (*ecrProvider)(nil)
+	_ provider.ProviderWithValidateConfig     = (*ecrProvider)(nil)
 )
 
 type ecrProvider struct {
@@ -42,6 +46,24 @@ func (p *ecrProvider) Metadata(_ context.Context, _ provider.MetadataRequest, re
 
 func (p *ecrProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp *provider.SchemaResponse) {
 	resp.Schema = providerSchema()
+}
+
+// ValidateConfig checks the region against the SDK's partition data at
+// validate time, where both it and skip_region_validation are known.
+func (p *ecrProvider) ValidateConfig(ctx context.Context, req provider.ValidateConfigRequest, resp *provider.ValidateConfigResponse) {
+	var region types.String
+	var skip types.Bool
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("region"), &region)...)
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("skip_region_validation"), &skip)...)
+	if resp.Diagnostics.HasError() || region.IsNull() || region.IsUnknown() || skip.IsUnknown() {
+		return
+	}
+	if ecrpush.ValidateRegion(region.ValueString()) != nil {
+		return // the attribute's own validator reports the form
+	}
+	if err := checkRegion(region.ValueString(), skip.ValueBool()); err != nil {
+		resp.Diagnostics.AddAttributeError(path.Root("region"), "Unsupported AWS Region", "The provider's region "+err.Error()+".")
+	}
 }
 
 func (p *ecrProvider) Configure(ctx context.Context, req provider.ConfigureRequest, resp *provider.ConfigureResponse) {
@@ -97,6 +119,7 @@ func (m providerModel) unknownAttribute() string {
 		{"skip_credentials_validation", m.SkipCredentialsValidation.IsUnknown()},
 		{"skip_requesting_account_id", m.SkipRequestingAccountID.IsUnknown()},
 		{"skip_metadata_api_check", m.SkipMetadataAPICheck.IsUnknown()},
+		{"skip_region_validation", m.SkipRegionValidation.IsUnknown()},
 	} {
 		if a.unknown {
 			return a.name

@@ -33,6 +33,7 @@ type providerModel struct {
 	SkipCredentialsValidation types.Bool   `tfsdk:"skip_credentials_validation"`
 	SkipRequestingAccountID   types.Bool   `tfsdk:"skip_requesting_account_id"`
 	SkipMetadataAPICheck      types.Bool   `tfsdk:"skip_metadata_api_check"`
+	SkipRegionValidation      types.Bool   `tfsdk:"skip_region_validation"`
 	ConnectTimeout            types.String `tfsdk:"connect_timeout"`
 	ReadTimeout               types.String `tfsdk:"read_timeout"`
 }
@@ -156,8 +157,14 @@ func providerSchema() schema.Schema {
 			},
 			"skip_requesting_account_id": schema.BoolAttribute{
 				Optional: true,
-				MarkdownDescription: "Skip looking up the caller's account ID (through STS, IAM or instance metadata). The ID " +
-					"only names the default registry in error messages. Default: `false`.",
+				MarkdownDescription: "Accepted for compatibility with the AWS provider; it changes nothing. The account ID " +
+					"only names the default registry in error messages: it comes from the credential check when that runs, " +
+					"and no other call is ever made for it.",
+			},
+			"skip_region_validation": schema.BoolAttribute{
+				Optional: true,
+				MarkdownDescription: "Skip checking `region` (here and on each resource) against the regions the AWS SDK " +
+					"knows, for a region newer than this provider. Default: `false`.",
 			},
 			"skip_metadata_api_check": schema.BoolAttribute{
 				Optional: true,
