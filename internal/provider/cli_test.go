@@ -280,3 +280,102 @@ func TestAccExamples_validate(t *testing.T) {
 		})
 	}
 }
+
+// TestAccCLI_traceLogHasNoAssumedCredentials runs apply at TF_LOG=trace with
+// credentials that are themselves exchanged for others: a profile's keys
+// (not of the AKIA form, which log maskers often key on) used to assume a
+// role, and a web identity token file. It then looks through the whole log
+// for every credential the endpoint saw or issued: source keys, assumed keys
+// and session tokens, the web identity token, and every request signature.
+func TestAccCLI_traceLogHasNoAssumedCredentials(t *testing.T) {
+	const (
+		profileKey    = "ECRPROFILEKEY0000001"
+		profileSecret = "ecr-profile-secret-that-must-not-be-logged"
+		identityToken = "eyJhbGciOiJSUzI1NiJ9.web-identity-token-that-must-not-be-logged.c2ln"
+		roleARN       = "arn:aws:iam::123456789012:role/pusher"
+	)
+	for _, tc := range []struct {
+		name     string
+		provider func(dir string) string
+		env      func(dir string) []string
+	}{
+		{name: "profile keys and assume_role", provider: func(dir string) string {
+			return fmt.Sprintf("profile = \"source\"\nshared_credentials_files = [%q]\nassume_role {\n  role_arn = %q\n  session_name = \"ci\"\n}",
+				filepath.Join(dir, "credentials"), roleARN)
+		}},
+		{name: "web identity token file", provider: func(string) string { return "" }, env: func(dir string) []string {
+			return []string{"AWS_WEB_IDENTITY_TOKEN_FILE=" + filepath.Join(dir, "token"), "AWS_ROLE_ARN=" + roleARN,
+				"AWS_ROLE_SESSION_NAME=ci"}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, err := ecrlocal.Start("127.0.0.1:0", ecrlocal.Options{AccessKeyID: profileKey, SecretAccessKey: profileSecret})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = srv.Close() })
+			srv.CreateRepository(testAccRegion, "", "team/app")
+			files := t.TempDir()
+			writeFile(t, filepath.Join(files, "credentials"),
+				fmt.Sprintf("[source]\naws_access_key_id = %s\naws_secret_access_key = %s\n", profileKey, profileSecret))
+			writeFile(t, filepath.Join(files, "token"), identityToken)
+			// The provider block carries no keys: they come from the
+			// profile or the web identity exchange.
+			config := strings.Replace(cliConfig(srv, tc.provider(files)), fmt.Sprintf("  access_key = %q\n  secret_key = %q\n",
+				testAccAccessKey, testAccSecretKey), "", 1)
+			var env []string
+			if tc.env != nil {
+				env = tc.env(files)
+			}
+			logFile := filepath.Join(t.TempDir(), "trace.log")
+			cmd := cliCommand(t, config, append(env, "TF_LOG=trace", "TF_LOG_PATH="+logFile), "apply", "-auto-approve", "-no-color")
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("apply: %v\n%s", err, out)
+			}
+			raw, err := os.ReadFile(logFile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			log := string(raw)
+			issued := srv.IssuedCredentials()
+			if len(issued) == 0 {
+				t.Fatal("the endpoint issued no temporary credentials: the run assumed no role, so the check proves nothing")
+			}
+			secrets := map[string]string{"profile secret key": profileSecret, "web identity token": identityToken}
+			if tc.env == nil {
+				secrets["profile access key"] = profileKey
+			}
+			for i, c := range issued {
+				secrets[fmt.Sprintf("assumed access key %d", i)] = c.AccessKeyID
+				secrets[fmt.Sprintf("assumed secret key %d", i)] = c.SecretAccessKey
+				secrets[fmt.Sprintf("assumed session token %d", i)] = c.SessionToken
+			}
+			usedAssumed := false
+			for i, r := range srv.Requests() {
+				if _, sig, ok := strings.Cut(r.Authorization, "Signature="); ok {
+					secrets[fmt.Sprintf("signature of %s request %d", r.Operation, i)] = sig
+				}
+				usedAssumed = usedAssumed || (r.Operation == "InitiateLayerUpload" && strings.HasPrefix(r.AccessKeyID, "ASIA"))
+			}
+			if !usedAssumed {
+				t.Fatal("no InitiateLayerUpload was signed with assumed credentials")
+			}
+			if !strings.Contains(log, "aws_operation=InitiateLayerUpload") {
+				t.Fatalf("the log has no AWS call lines; the check would prove nothing (%d bytes)", len(log))
+			}
+			for what, secret := range secrets {
+				if strings.Contains(log, secret) {
+					t.Errorf("the trace log contains the %s", what)
+				}
+			}
+			t.Logf("%d bytes of trace log checked for %d credentials and signatures", len(log), len(secrets))
+		})
+	}
+}
+
+func writeFile(t *testing.T, name, content string) {
+	t.Helper()
+	if err := os.WriteFile(name, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}

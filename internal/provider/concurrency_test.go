@@ -80,12 +80,6 @@ func concurrentRepository(i int) string { return fmt.Sprintf("team/app-%02d", i)
 type uploadsInOwnRepository struct{ srv *ecrlocal.Server }
 
 func (c uploadsInOwnRepository) CheckState(_ context.Context, req statecheck.CheckStateRequest, resp *statecheck.CheckStateResponse) {
-	issuedFor := map[string]string{}
-	for _, r := range c.srv.RequestsFor("InitiateLayerUpload") {
-		if id, ok := r.Output["uploadId"].(string); ok {
-			issuedFor[id] = fmt.Sprint(r.Input["repositoryName"])
-		}
-	}
 	for _, r := range req.State.Values.RootModule.Resources {
 		if r.Address != "echo.test" {
 			continue
@@ -96,13 +90,13 @@ func (c uploadsInOwnRepository) CheckState(_ context.Context, req statecheck.Che
 			return
 		}
 		for repo, id := range data {
-			owner, ok := issuedFor[fmt.Sprint(id)]
+			owner, ok := c.srv.UploadOwner(fmt.Sprint(id))
 			switch {
 			case !ok:
 				resp.Error = fmt.Errorf("%s got upload ID %v, which the endpoint never issued", repo, id)
 				return
-			case owner != repo:
-				resp.Error = fmt.Errorf("%s got upload ID %v, which the endpoint issued for %s", repo, id, owner)
+			case owner.Repository != repo:
+				resp.Error = fmt.Errorf("%s got upload ID %v, which the endpoint issued for %s", repo, id, owner.Repository)
 				return
 			}
 		}
@@ -150,13 +144,9 @@ resource "terraform_data" "consumer" {
 			t.Fatalf("%s: %v\n%s", args[0], err, out)
 		}
 	}
-	issuedFor := map[string]string{}
 	for _, r := range srv.RequestsFor("InitiateLayerUpload") {
 		if r.ErrorCode != "" {
 			t.Errorf("InitiateLayerUpload for %v failed with %s", r.Input["repositoryName"], r.ErrorCode)
-		}
-		if id, ok := r.Output["uploadId"].(string); ok {
-			issuedFor[id] = fmt.Sprint(r.Input["repositoryName"])
 		}
 	}
 	for i := range concurrentRepositories {
@@ -165,8 +155,8 @@ resource "terraform_data" "consumer" {
 		if err != nil {
 			t.Fatalf("the provisioner of %s wrote nothing: %v", repo, err)
 		}
-		if owner := issuedFor[string(id)]; owner != repo {
-			t.Errorf("the provisioner of %s got upload ID %q, which the endpoint issued for %q", repo, id, owner)
+		if owner, _ := srv.UploadOwner(string(id)); owner.Repository != repo {
+			t.Errorf("the provisioner of %s got upload ID %q, which the endpoint issued for %q", repo, id, owner.Repository)
 		}
 	}
 }

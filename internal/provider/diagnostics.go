@@ -30,7 +30,7 @@ func explainConfigFailure(m providerModel, from basediag.Diagnostics) diag.Diagn
 			diags.AddWarning(d.Summary(), d.Detail())
 			continue
 		}
-		var err error = errors.New(strings.TrimSpace(d.Summary() + "\n" + d.Detail()))
+		err := errors.New(strings.TrimSpace(d.Summary() + "\n" + d.Detail()))
 		if native, ok := d.(basediag.NativeErrorDiagnostic); ok && native.Err() != nil {
 			err = native.Err()
 		}
