@@ -3,11 +3,13 @@ package ecrpush
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	"github.com/aws/smithy-go/middleware"
 )
 
@@ -66,5 +68,26 @@ func TestClientSharedByManyCallers(t *testing.T) {
 		if caller != named {
 			t.Errorf("the call for %s was logged as %s", caller, named)
 		}
+	}
+}
+
+// answeredPartSize is an InitiateLayerUploadAPI that answers a chosen part size.
+type answeredPartSize int64
+
+func (n answeredPartSize) InitiateLayerUpload(context.Context, *ecr.InitiateLayerUploadInput, ...func(*ecr.Options)) (*ecr.InitiateLayerUploadOutput, error) {
+	return &ecr.InitiateLayerUploadOutput{UploadId: aws.String("0f8fad5b-d9cb-469f-a165-70867728950e"), PartSize: aws.Int64(int64(n))}, nil
+}
+
+// TestUnusablePartSizeIsRefused: a part size no pusher could use must come
+// back as an error naming it, never as an Upload to loop or divide on.
+func TestUnusablePartSizeIsRefused(t *testing.T) {
+	for _, size := range []int64{0, -1, 20971521} {
+		_, err := InitiateLayerUpload(context.Background(), answeredPartSize(size), Target{Repository: "team/app", Region: region})
+		if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("part size of %d bytes", size)) {
+			t.Errorf("part size %d: got %v, want an error naming it", size, err)
+		}
+	}
+	if _, err := InitiateLayerUpload(context.Background(), answeredPartSize(20971520), Target{Repository: "team/app", Region: region}); err != nil {
+		t.Errorf("the model's largest part size was refused: %v", err)
 	}
 }
