@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
@@ -33,119 +32,115 @@ func (e *OperationError) Error() string {
 
 func (e *OperationError) Unwrap() error { return e.Err }
 
-// Explanation is a failure put for a person: a short Title Case summary, and
-// a detail that says what happened, what to do, then the original error.
-type Explanation struct {
-	Summary string
-	Detail  string
+// Kind sorts a failed call by what the person who made it can do about it.
+// The engine only classifies; callers word the advice in their own terms.
+type Kind int
+
+const (
+	// KindOther is an API error with no advice of its own.
+	KindOther Kind = iota
+	// KindCanceled: the caller's context ended the call.
+	KindCanceled
+	KindRepositoryNotFound
+	// KindKMS: ECR could not use the repository's KMS key (KMSError says why).
+	KindKMS
+	KindInvalidParameter
+	KindAccessDenied
+	// KindCredentials: the signature or the key was refused.
+	KindCredentials
+	// KindThrottled: throttled until the retries were spent.
+	KindThrottled
+	// KindServerFault: 5xx or ServerException until the retries were spent.
+	KindServerFault
+	// KindUnreadable: an answer cut short or not ECR's JSON.
+	KindUnreadable
+	// KindUntrustedCertificate: the endpoint's TLS certificate failed verification.
+	KindUntrustedCertificate
+	// KindUnreachable: no answer (refused, reset, timed out).
+	KindUnreachable
+)
+
+// Facts are what support needs about a failed call.
+type Facts struct {
+	Kind      Kind
+	Operation string
+	// Action is the IAM action the call needs.
+	Action string
+	Target Target
+	// Code and Message are the AWS error's, when ECR answered one.
+	Code, Message string
+	// KMSError is KmsException's kmsError member.
+	KMSError  string
+	RequestID string
+	// Attempts is how many attempts were made when the retryer gave up; 0
+	// when it did not say.
+	Attempts int
+	Err      error
 }
 
-// Explain turns an error from this package into an Explanation. accountID is
-// the caller's account, when known, to name the default registry.
-func Explain(err error, accountID string) Explanation {
+// FactsOf classifies err, an error from this package. ok is false for an
+// error that is not a failed call (a bad target, say).
+func FactsOf(err error) (f Facts, ok bool) {
 	var opErr *OperationError
 	if !errors.As(err, &opErr) {
-		return Explanation{Summary: "Invalid ECR Request", Detail: err.Error()}
+		return Facts{}, false
 	}
-	t := opErr.Target
-	where := fmt.Sprintf("repository %q in %s, region %s", t.Repository, registryName(t.RegistryID, accountID), t.Region)
 	cause := opErr.Err
-	trailer := "\n\n" + facts(opErr.Operation, cause)
-
-	var (
-		notFound *types.RepositoryNotFoundException
-		kms      *types.KmsException
-		invalid  *types.InvalidParameterException
-		apiErr   smithy.APIError
-	)
-	switch {
-	case opErr.Canceled:
-		return Explanation{"ECR Request Canceled", fmt.Sprintf(
-			"%s for %s was canceled before ECR answered.%s", opErr.Operation, where, trailer)}
-	case errors.As(cause, &notFound):
-		return Explanation{"ECR Repository Not Found", fmt.Sprintf(
-			"There is no %s. Create the repository first, or check repository_name, registry_id and region.%s", where, trailer)}
-	case errors.As(cause, &kms):
-		return Explanation{"ECR Could Not Use the Repository's KMS Key", fmt.Sprintf(
-			"ECR could not use the KMS key that encrypts %s (kmsError: %s). Check that the key is enabled "+
-				"and that its key policy lets ECR use it on your behalf.%s", where, aws.ToString(kms.KmsError), trailer)}
-	case errors.As(cause, &invalid):
-		return Explanation{"ECR Rejected a Parameter", fmt.Sprintf(
-			"ECR rejected a parameter of %s for %s: %s%s", opErr.Operation, where, aws.ToString(invalid.Message), trailer)}
-	case errors.As(cause, &apiErr) && isAccessDenied(apiErr.ErrorCode()):
-		return Explanation{"Access Denied by ECR", fmt.Sprintf(
-			"The credentials in use may not call %s on %s. Grant the IAM action %s on "+
-				"arn:aws:ecr:%s:%s:repository/%s to the identity Terraform runs as.%s",
-			opErr.Operation, where, opErr.Action, t.Region, registryOrWildcard(t.RegistryID, accountID), t.Repository, trailer)}
-	case errors.As(cause, &apiErr) && isCredentialError(apiErr.ErrorCode()):
-		return Explanation{"Invalid AWS Credentials", fmt.Sprintf(
-			"ECR did not accept the credentials in use (%s) for %s on %s. Check access_key/secret_key/token, "+
-				"the profile, or the AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN environment variables.%s",
-			apiErr.ErrorCode(), opErr.Operation, where, trailer)}
-	case errors.As(cause, &apiErr) && isThrottle(apiErr.ErrorCode()):
-		return Explanation{"ECR Throttled the Request", fmt.Sprintf(
-			"ECR kept throttling %s for %s until the retry budget was spent. Raise max_retries, "+
-				"use retry_mode = \"adaptive\", or ask AWS for a higher request quota.%s", opErr.Operation, where, trailer)}
-	case errors.As(cause, &apiErr) && isServerFault(cause, apiErr.ErrorCode()):
-		return Explanation{"ECR Server Error", fmt.Sprintf(
-			"ECR failed with a server error on %s for %s, and retries did not get past it. Try again later.%s",
-			opErr.Operation, where, trailer)}
-	case errors.As(cause, &apiErr):
-		return Explanation{"ECR " + opErr.Operation + " Failed", fmt.Sprintf(
-			"%s for %s failed.%s", opErr.Operation, where, trailer)}
-	case errors.As(cause, new(*smithy.DeserializationError)):
-		return Explanation{"ECR Answered Something Unreadable", fmt.Sprintf(
-			"The answer to %s for %s was cut short or was not ECR's JSON. A proxy in the way, or an "+
-				"endpoints.ecr that is not an ECR endpoint, is the usual cause.%s", opErr.Operation, where, trailer)}
-	case isUntrustedCertificate(cause):
-		return Explanation{"ECR's TLS Certificate Is Not Trusted", fmt.Sprintf(
-			"The ECR endpoint's TLS certificate for %s could not be verified. Give the CA that signed it in "+
-				"custom_ca_bundle (or AWS_CA_BUNDLE); insecure = true turns verification off, for test endpoints only.%s",
-			opErr.Operation, trailer)}
-	case isNetworkError(cause):
-		return Explanation{"Cannot Reach ECR", fmt.Sprintf(
-			"%s for %s got no answer from the ECR endpoint. Check the network, the proxy settings, endpoints.ecr, connect_timeout and read_timeout.%s",
-			opErr.Operation, where, trailer)}
-	default:
-		return Explanation{"ECR " + opErr.Operation + " Failed", fmt.Sprintf("%s for %s failed.%s", opErr.Operation, where, trailer)}
-	}
-}
-
-// facts lists what support needs: operation, AWS request ID, attempts made
-// and the original error.
-func facts(operation string, err error) string {
-	lines := []string{"Operation: " + operation}
+	f = Facts{Operation: opErr.Operation, Action: opErr.Action, Target: opErr.Target, Err: cause}
 	var respErr *awshttp.ResponseError
-	if errors.As(err, &respErr) && respErr.ServiceRequestID() != "" {
-		lines = append(lines, "AWS request ID: "+respErr.ServiceRequestID())
+	if errors.As(cause, &respErr) {
+		f.RequestID = respErr.ServiceRequestID()
 	}
 	var maxAttempts *retry.MaxAttemptsError
-	if errors.As(err, &maxAttempts) {
-		lines = append(lines, fmt.Sprintf("Attempts made: %d", maxAttempts.Attempt))
+	if errors.As(cause, &maxAttempts) {
+		f.Attempts = maxAttempts.Attempt
 	}
-	lines = append(lines, "Error: "+err.Error())
-	return strings.Join(lines, "\n")
+	var apiErr smithy.APIError
+	hasAPIErr := errors.As(cause, &apiErr)
+	if hasAPIErr {
+		f.Code, f.Message = apiErr.ErrorCode(), apiErr.ErrorMessage()
+	}
+	var kms *types.KmsException
+	if errors.As(cause, &kms) {
+		f.KMSError = aws.ToString(kms.KmsError)
+	}
+	f.Kind = kindOf(opErr, cause, hasAPIErr)
+	return f, true
 }
 
-func registryName(registryID, accountID string) string {
-	switch {
-	case registryID != "":
-		return "registry " + registryID
-	case accountID != "":
-		return "registry " + accountID + " (the caller's own)"
-	default:
-		return "the caller's own registry"
+func kindOf(opErr *OperationError, cause error, hasAPIErr bool) Kind {
+	code := ""
+	var apiErr smithy.APIError
+	if errors.As(cause, &apiErr) {
+		code = apiErr.ErrorCode()
 	}
-}
-
-func registryOrWildcard(registryID, accountID string) string {
 	switch {
-	case registryID != "":
-		return registryID
-	case accountID != "":
-		return accountID
+	case opErr.Canceled:
+		return KindCanceled
+	case errors.As(cause, new(*types.RepositoryNotFoundException)):
+		return KindRepositoryNotFound
+	case errors.As(cause, new(*types.KmsException)):
+		return KindKMS
+	case errors.As(cause, new(*types.InvalidParameterException)):
+		return KindInvalidParameter
+	case hasAPIErr && isAccessDenied(code):
+		return KindAccessDenied
+	case hasAPIErr && isCredentialError(code):
+		return KindCredentials
+	case hasAPIErr && isThrottle(code):
+		return KindThrottled
+	case hasAPIErr && isServerFault(cause, code):
+		return KindServerFault
+	case hasAPIErr:
+		return KindOther
+	case errors.As(cause, new(*smithy.DeserializationError)):
+		return KindUnreadable
+	case isUntrustedCertificate(cause):
+		return KindUntrustedCertificate
+	case isNetworkError(cause):
+		return KindUnreachable
 	default:
-		return "<account-id>"
+		return KindOther
 	}
 }
 

@@ -2,7 +2,6 @@ package ecrpush
 
 import (
 	"context"
-	"fmt"
 	"sort"
 	"strings"
 	"sync"
@@ -21,16 +20,16 @@ import (
 func TestFaultsAreRetriedWithinTheBudget(t *testing.T) {
 	const attempts = 3
 	for _, tc := range []struct {
-		fault   ecrlocal.Fault
-		summary string
-		last    string // what the explanation must quote of the last error
+		fault ecrlocal.Fault
+		kind  Kind
+		last  string // what the error must quote of the last failure
 	}{
-		{ecrlocal.Fault{Code: "ThrottlingException"}, "ECR Throttled the Request", "ThrottlingException"},
-		{ecrlocal.Fault{Code: "ServerException"}, "ECR Server Error", "ServerException"},
-		{ecrlocal.Fault{Code: "ServiceUnavailableException"}, "ECR Server Error", "StatusCode: 503"},
-		{ecrlocal.Fault{Kind: ecrlocal.FaultDropConnection}, "Cannot Reach ECR", "EOF"},
-		{ecrlocal.Fault{Kind: ecrlocal.FaultResetMidBody}, "Cannot Reach ECR", "connection reset"},
-		{ecrlocal.Fault{Kind: ecrlocal.FaultTruncatedResponse}, "ECR Answered Something Unreadable", "unexpected EOF"},
+		{ecrlocal.Fault{Code: "ThrottlingException"}, KindThrottled, "ThrottlingException"},
+		{ecrlocal.Fault{Code: "ServerException"}, KindServerFault, "ServerException"},
+		{ecrlocal.Fault{Code: "ServiceUnavailableException"}, KindServerFault, "StatusCode: 503"},
+		{ecrlocal.Fault{Kind: ecrlocal.FaultDropConnection}, KindUnreachable, "EOF"},
+		{ecrlocal.Fault{Kind: ecrlocal.FaultResetMidBody}, KindUnreachable, "connection reset"},
+		{ecrlocal.Fault{Kind: ecrlocal.FaultTruncatedResponse}, KindUnreadable, "unexpected EOF"},
 	} {
 		name := tc.fault.Kind.String() + "/" + tc.fault.Code
 		t.Run(name, func(t *testing.T) {
@@ -51,14 +50,16 @@ func TestFaultsAreRetriedWithinTheBudget(t *testing.T) {
 			if err == nil {
 				t.Fatalf("%d faults in %d attempts: no error", attempts, attempts)
 			}
-			got := Explain(err, "")
-			if got.Summary != tc.summary {
-				t.Errorf("summary: want %q, got %q\n%s", tc.summary, got.Summary, got.Detail)
-			}
-			for _, fact := range []string{"Operation: InitiateLayerUpload", `"team/app"`, fmt.Sprintf("Attempts made: %d", attempts), tc.last} {
-				if !strings.Contains(got.Detail, fact) {
-					t.Errorf("detail lacks %q:\n%s", fact, got.Detail)
-				}
+			facts, ok := FactsOf(err)
+			switch {
+			case !ok:
+				t.Fatalf("not a failed call: %v", err)
+			case facts.Kind != tc.kind:
+				t.Errorf("kind: want %d, got %d (%v)", tc.kind, facts.Kind, err)
+			case facts.Operation != "InitiateLayerUpload" || facts.Target.Repository != "team/app" || facts.Attempts != attempts:
+				t.Errorf("facts: %+v", facts)
+			case !strings.Contains(facts.Err.Error(), tc.last):
+				t.Errorf("the error lacks %q: %v", tc.last, facts.Err)
 			}
 		})
 	}
@@ -69,9 +70,11 @@ func TestGarbageResponseIsNotRetried(t *testing.T) {
 	srv.CreateRepository(region, "", "team/app")
 	srv.InjectError("InitiateLayerUpload", ecrlocal.Fault{Kind: ecrlocal.FaultGarbageResponse, Times: 5})
 	_, err := InitiateLayerUpload(context.Background(), client(srv, 3), Target{Repository: "team/app", Region: region})
-	got := Explain(err, "")
-	if got.Summary != "ECR Answered Something Unreadable" || !strings.Contains(got.Detail, "proxy") {
-		t.Fatalf("got %q\n%s", got.Summary, got.Detail)
+	if f, _ := FactsOf(err); f.Kind != KindUnreadable || f.Attempts > 1 {
+		t.Fatalf("got %+v", f)
+	}
+	if n := srv.ArrivalsFor("InitiateLayerUpload"); n != 1 {
+		t.Fatalf("a garbage answer must not be retried: %d attempts", n)
 	}
 }
 
@@ -87,8 +90,8 @@ func TestCancellationStopsAHungCall(t *testing.T) {
 		cancel()
 	}()
 	_, err := InitiateLayerUpload(ctx, client(srv, 3), Target{Repository: "team/app", Region: region})
-	if got := Explain(err, ""); got.Summary != "ECR Request Canceled" {
-		t.Fatalf("got %q\n%s", got.Summary, got.Detail)
+	if f, _ := FactsOf(err); f.Kind != KindCanceled {
+		t.Fatalf("got %+v", f)
 	}
 	if n := srv.Arrivals(); n != 1 {
 		t.Fatalf("a canceled call must not be retried: %d attempts", n)

@@ -103,7 +103,7 @@ func badInputs(dir string) []badInput {
 		{name: "CA bundle that is not PEM", provider: `custom_ca_bundle = "` + notPEM + `"`, summary: "Cannot Read the CA Bundle", where: "(?i)pem"},
 		{name: "provider region no partition lists", providerBody: providerBody(`region = "xx-fake-9"`), summary: "Unsupported AWS Region", where: `The provider's region "xx-fake-9" is not a region in the AWS SDK's partition data`},
 		{name: "region no partition lists", provider: "skip_credentials_validation = true", upload: withRepo(`region = "xx-fake-9"`), summary: "Unsupported AWS Region", where: `The region "xx-fake-9" is not a region in the AWS SDK's partition data`},
-		{name: "region no partition lists, validation skipped", provider: "skip_region_validation = true", upload: withRepo(`region = "xx-fake-9"`), summary: "ECR Repository Not Found", where: `region xx-fake-9`, requestsAllowed: true},
+		{name: "region no partition lists, validation skipped", provider: "skip_region_validation = true", upload: withRepo(`region = "xx-fake-9"`), summary: "ECR Repository Not Found", where: `region "xx-fake-9"`, requestsAllowed: true},
 		{name: "region unknown at plan", providerBody: providerBody(`region = terraform_data.later.output`), extra: `resource "terraform_data" "later" { input = "eu-west-1" }`, summary: "Unknown Provider Configuration", where: "provider's region depends on a value that is not known until apply"},
 		{name: "unreachable endpoint", providerBody: providerBody(`endpoints { ecr = "http://127.0.0.1:1" }` + "\nskip_credentials_validation = true\nmax_retries = 1"), summary: "Cannot Reach ECR", where: `(?s)InitiateLayerUpload for repository "team/app".*connection refused`, requestsAllowed: true},
 	}

@@ -150,3 +150,97 @@ func partitionNames() string {
 	slices.Sort(names)
 	return strings.Join(names, ", ")
 }
+
+// explainECRFailure words an error from the engine. accountID names the
+// caller's registry, when known.
+func explainECRFailure(err error, accountID string) (summary, detail string) {
+	f, ok := ecrpush.FactsOf(err)
+	if !ok {
+		return "Invalid ECR Request", err.Error()
+	}
+	t := f.Target
+	where := fmt.Sprintf("repository %q in %s, region %q", t.Repository, registryName(t.RegistryID, accountID), t.Region)
+	trailer := "\n\n" + factLines(f)
+	switch f.Kind {
+	case ecrpush.KindCanceled:
+		return "ECR Request Canceled", fmt.Sprintf("%s for %s was canceled before ECR answered.%s", f.Operation, where, trailer)
+	case ecrpush.KindRepositoryNotFound:
+		return "ECR Repository Not Found", fmt.Sprintf(
+			"There is no %s. Create the repository first, or check repository_name, registry_id and region.%s", where, trailer)
+	case ecrpush.KindKMS:
+		return "ECR Could Not Use the Repository's KMS Key", fmt.Sprintf(
+			"ECR could not use the KMS key that encrypts %s (kmsError: %s). Check that the key is enabled "+
+				"and that its key policy lets ECR use it on your behalf.%s", where, f.KMSError, trailer)
+	case ecrpush.KindInvalidParameter:
+		return "ECR Rejected a Parameter", fmt.Sprintf("ECR rejected a parameter of %s for %s: %s%s", f.Operation, where, f.Message, trailer)
+	case ecrpush.KindAccessDenied:
+		return "Access Denied by ECR", fmt.Sprintf(
+			"The credentials in use may not call %s on %s. Grant the IAM action %s on "+
+				"arn:aws:ecr:%s:%s:repository/%s to the identity Terraform runs as.%s",
+			f.Operation, where, f.Action, t.Region, registryOrWildcard(t.RegistryID, accountID), t.Repository, trailer)
+	case ecrpush.KindCredentials:
+		return "Invalid AWS Credentials", fmt.Sprintf(
+			"ECR did not accept the credentials in use (%s) for %s on %s. Check access_key/secret_key/token, "+
+				"the profile, or the AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN environment variables.%s",
+			f.Code, f.Operation, where, trailer)
+	case ecrpush.KindThrottled:
+		return "ECR Throttled the Request", fmt.Sprintf(
+			"ECR kept throttling %s for %s until the retry budget was spent. Raise max_retries, "+
+				"use retry_mode = \"adaptive\", or ask AWS for a higher request quota.%s", f.Operation, where, trailer)
+	case ecrpush.KindServerFault:
+		return "ECR Server Error", fmt.Sprintf(
+			"ECR failed with a server error on %s for %s, and retries did not get past it. Try again later.%s",
+			f.Operation, where, trailer)
+	case ecrpush.KindUnreadable:
+		return "ECR Answered Something Unreadable", fmt.Sprintf(
+			"The answer to %s for %s was cut short or was not ECR's JSON. A proxy in the way, or an "+
+				"endpoints.ecr that is not an ECR endpoint, is the usual cause.%s", f.Operation, where, trailer)
+	case ecrpush.KindUntrustedCertificate:
+		return "ECR's TLS Certificate Is Not Trusted", fmt.Sprintf(
+			"The ECR endpoint's TLS certificate for %s could not be verified. Give the CA that signed it in "+
+				"custom_ca_bundle (or AWS_CA_BUNDLE); insecure = true turns verification off, for test endpoints only.%s",
+			f.Operation, trailer)
+	case ecrpush.KindUnreachable:
+		return "Cannot Reach ECR", fmt.Sprintf(
+			"%s for %s got no answer from the ECR endpoint. Check the network, the proxy settings, endpoints.ecr, "+
+				"connect_timeout and read_timeout.%s", f.Operation, where, trailer)
+	default:
+		return "ECR " + f.Operation + " Failed", fmt.Sprintf("%s for %s failed.%s", f.Operation, where, trailer)
+	}
+}
+
+// factLines lists what support needs: operation, AWS request ID, attempts
+// made and the original error.
+func factLines(f ecrpush.Facts) string {
+	lines := []string{"Operation: " + f.Operation}
+	if f.RequestID != "" {
+		lines = append(lines, "AWS request ID: "+f.RequestID)
+	}
+	if f.Attempts > 0 {
+		lines = append(lines, fmt.Sprintf("Attempts made: %d", f.Attempts))
+	}
+	lines = append(lines, "Error: "+f.Err.Error())
+	return strings.Join(lines, "\n")
+}
+
+func registryName(registryID, accountID string) string {
+	switch {
+	case registryID != "":
+		return "registry " + registryID
+	case accountID != "":
+		return "registry " + accountID + " (the caller's own)"
+	default:
+		return "the caller's own registry"
+	}
+}
+
+func registryOrWildcard(registryID, accountID string) string {
+	switch {
+	case registryID != "":
+		return registryID
+	case accountID != "":
+		return accountID
+	default:
+		return "<account-id>"
+	}
+}

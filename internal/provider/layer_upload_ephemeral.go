@@ -111,8 +111,7 @@ func (r *layerUploadEphemeral) Open(ctx context.Context, req ephemeral.OpenReque
 	defer done()
 	up, err := ecrpush.InitiateLayerUpload(callCtx, r.client.ecr, target)
 	if err != nil {
-		explained := ecrpush.Explain(err, r.client.accountID)
-		resp.Diagnostics.AddError(explained.Summary, explained.Detail)
+		resp.Diagnostics.AddError(explainECRFailure(err, r.client.accountID))
 		return
 	}
 	m.Region = types.StringValue(target.Region)
