@@ -47,6 +47,7 @@ type Role struct {
 // the server answers anything.
 func (s *Server) registerCredentials() {
 	s.creds = map[string]*Credentials{}
+	s.registryTokens = map[string]AuthorizationToken{}
 	all := []Credentials{{AccessKeyID: s.opts.AccessKeyID, SecretAccessKey: s.opts.SecretAccessKey, SessionToken: s.opts.SessionToken}}
 	all = append(all, s.opts.ExtraCredentials...)
 	for i, c := range all {

@@ -22,6 +22,12 @@ var validInputs = map[string]string{
 	"UploadLayerPart":             `{"repositoryName":"team/app","uploadId":"0f8fad5b-d9cb-469f-a165-70867728950e","partFirstByte":0,"partLastByte":2,"layerPartBlob":"YWJj"}`,
 	"CompleteLayerUpload":         `{"repositoryName":"team/app","uploadId":"0f8fad5b-d9cb-469f-a165-70867728950e","layerDigests":["sha256:ab"]}`,
 	"BatchCheckLayerAvailability": `{"repositoryName":"team/app","layerDigests":["sha256:ab"]}`,
+	"PutImage":                    `{"repositoryName":"team/app","imageManifest":"{}","imageManifestMediaType":"application/vnd.oci.image.manifest.v1+json","imageTag":"v1","imageDigest":"sha256:ab"}`,
+	"BatchGetImage":               `{"repositoryName":"team/app","imageIds":[{"imageTag":"v1"}],"acceptedMediaTypes":["application/vnd.oci.image.manifest.v1+json"]}`,
+	"BatchDeleteImage":            `{"repositoryName":"team/app","imageIds":[{"imageDigest":"sha256:ab"}]}`,
+	"DescribeImages":              `{"repositoryName":"team/app","filter":{"tagStatus":"TAGGED"},"maxResults":10}`,
+	"PutImageTagMutability":       `{"repositoryName":"team/app","imageTagMutability":"IMMUTABLE_WITH_EXCLUSION","imageTagMutabilityExclusionFilters":[{"filterType":"WILDCARD","filter":"latest*"}]}`,
+	"GetAuthorizationToken":       `{"registryIds":["123456789012"]}`,
 }
 
 func TestServedOperationsAreInTheModel(t *testing.T) {

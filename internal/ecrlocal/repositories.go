@@ -19,7 +19,11 @@ type repository struct {
 	key       repoKey
 	seq       int64 // names its directory: repository names hold '/'
 	createdAt time.Time
-	layers    map[string]int64 // digest -> size in bytes; the bytes are on disk
+	layers    map[string]int64  // digest -> size in bytes; the bytes are on disk
+	images    map[string]*image // by manifest digest; the manifests are on disk
+	tags      map[string]string // tag -> manifest digest
+
+	mutability tagMutability
 }
 
 // call is one validated request being served.
@@ -96,7 +100,8 @@ func (s *Server) CreateRepository(region, registryID, name string) {
 // newRepository makes an empty repository. The caller holds s.mu.
 func (s *Server) newRepository(key repoKey) *repository {
 	s.repoSeq++
-	return &repository{key: key, seq: s.repoSeq, createdAt: s.now(), layers: map[string]int64{}}
+	return &repository{key: key, seq: s.repoSeq, createdAt: s.now(), layers: map[string]int64{},
+		images: map[string]*image{}, tags: map[string]string{}, mutability: tagMutability{mode: "MUTABLE"}}
 }
 
 // repo returns the addressed repository, or RepositoryNotFoundException. The
@@ -111,16 +116,17 @@ func (s *Server) repo(key repoKey) (*repository, *apiError) {
 }
 
 func (r *repository) describe() map[string]any {
-	return map[string]any{
+	out := map[string]any{
 		"repositoryArn":              fmt.Sprintf("arn:aws:ecr:%s:%s:repository/%s", r.key.region, r.key.registryID, r.key.name),
 		"registryId":                 r.key.registryID,
 		"repositoryName":             r.key.name,
 		"repositoryUri":              fmt.Sprintf("%s.dkr.ecr.%s.amazonaws.com/%s", r.key.registryID, r.key.region, r.key.name),
 		"createdAt":                  float64(r.createdAt.UnixMilli()) / 1000,
-		"imageTagMutability":         "MUTABLE",
 		"imageScanningConfiguration": map[string]any{"scanOnPush": false},
 		"encryptionConfiguration":    map[string]any{"encryptionType": "AES256"},
 	}
+	r.mutability.describe(out)
+	return out
 }
 
 func (s *Server) createRepository(c *call) (any, *apiError) {
@@ -131,7 +137,12 @@ func (s *Server) createRepository(c *call) (any, *apiError) {
 		return nil, newError("RepositoryAlreadyExistsException", fmt.Sprintf(
 			"The repository with name '%s' already exists in the registry with id '%s'", key.name, key.registryID))
 	}
+	mutability, apiErr := mutabilityFrom(c)
+	if apiErr != nil {
+		return nil, apiErr
+	}
 	r := s.newRepository(key)
+	r.mutability = mutability
 	s.repos[key] = r
 	return map[string]any{"repository": r.describe()}, nil
 }
@@ -184,6 +195,11 @@ func (s *Server) deleteRepository(c *call) (any, *apiError) {
 	key := s.keyFor(c, c.str("repositoryName"))
 	s.mu.Lock()
 	r, apiErr := s.repo(key)
+	if apiErr == nil && len(r.images) > 0 && c.input["force"] != true {
+		apiErr = newError("RepositoryNotEmptyException", fmt.Sprintf(
+			"The repository with name '%s' in registry with id '%s' cannot be deleted because it still contains images",
+			key.name, key.registryID))
+	}
 	if apiErr != nil {
 		s.mu.Unlock()
 		return nil, apiErr

@@ -81,9 +81,10 @@ type Server struct {
 	http     *http.Server
 	url      string
 
-	credMu sync.RWMutex
-	creds  map[string]*Credentials // by access key ID
-	issued []Credentials
+	credMu         sync.RWMutex
+	creds          map[string]*Credentials // by access key ID
+	issued         []Credentials
+	registryTokens map[string]AuthorizationToken // by password
 
 	logMu sync.Mutex // Options.Log need not be safe for concurrent use
 
@@ -147,6 +148,12 @@ func Handler(opts Options) *Server {
 		"UploadLayerPart":             s.uploadLayerPart,
 		"CompleteLayerUpload":         s.completeLayerUpload,
 		"BatchCheckLayerAvailability": s.batchCheckLayerAvailability,
+		"PutImage":                    s.putImage,
+		"BatchGetImage":               s.batchGetImage,
+		"BatchDeleteImage":            s.batchDeleteImage,
+		"DescribeImages":              s.describeImages,
+		"PutImageTagMutability":       s.putImageTagMutability,
+		"GetAuthorizationToken":       s.getAuthorizationToken,
 	}
 	return s
 }
@@ -220,9 +227,15 @@ func (s *Server) now() time.Time { return s.opts.Now() }
 
 // ServeHTTP answers one request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// Three protocols share the endpoint: ECR's JSON 1.1 API (named by
+	// X-Amz-Target), STS's Query API (named by the form's Action) and the
+	// registry API under /v2/.
 	operation := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), targetPrefix)
-	stsReq := readSTSRequest(r)
-	if stsReq != nil {
+	registry := isRegistryPath(r.URL.Path)
+	var stsReq *stsRequest
+	if registry {
+		operation = parseRegistryPath(r.URL.Path).operation
+	} else if stsReq = readSTSRequest(r); stsReq != nil {
 		operation = stsReq.operation
 	}
 	s.arrive(operation)
@@ -238,6 +251,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			w = truncatingWriter{w}
 		}
 		fault = nil
+	}
+	if registry {
+		s.serveRegistry(w, r, &rec, fault)
+		s.record(rec, nil)
+		return
 	}
 	var result any
 	var apiErr *apiError

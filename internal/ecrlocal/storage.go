@@ -15,6 +15,7 @@ import (
 //
 //	uploads/<upload ID>       the parts of an upload in progress, appended
 //	repos/<n>/<sha256 hex>    a completed layer of the n-th repository created
+//	repos/<n>/manifests/<hex> an image manifest it holds, as pushed
 //
 // A layer belongs to a repository, as in ECR: the same digest pushed to two
 // repositories is two files.
@@ -82,4 +83,14 @@ func (s *Server) repoDir(r *repository) string {
 		return ""
 	}
 	return filepath.Join(s.storeDir, "repos", strconv.FormatInt(r.seq, 10))
+}
+
+// manifestPath is where a repository keeps an image's manifest. The caller
+// holds s.mu.
+func (s *Server) manifestPath(r *repository, digest string) (string, *apiError) {
+	layer, apiErr := s.layerPath(r, digest)
+	if apiErr != nil {
+		return "", apiErr
+	}
+	return filepath.Join(filepath.Dir(layer), "manifests", filepath.Base(layer)), nil
 }

@@ -85,3 +85,60 @@ func (s *Server) Layers(region, registryID, repository string) map[string]int64 
 	}
 	return maps.Clone(r.layers)
 }
+
+// Images returns the digests of a repository's images, oldest first.
+func (s *Server) Images(region, registryID, repository string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.repos[s.key(region, registryID, repository)]
+	if r == nil {
+		return nil
+	}
+	return r.listImages("ANY")
+}
+
+// ImageTags returns a repository's tags: tag -> manifest digest.
+func (s *Server) ImageTags(region, registryID, repository string) map[string]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.repos[s.key(region, registryID, repository)]
+	if r == nil {
+		return nil
+	}
+	return maps.Clone(r.tags)
+}
+
+// Manifest returns an image's manifest bytes and media type, by tag or digest.
+func (s *Server) Manifest(region, registryID, repository, reference string) ([]byte, string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.repos[s.key(region, registryID, repository)]
+	if r == nil {
+		return nil, "", fmt.Errorf("repository %q: %w", repository, fs.ErrNotExist)
+	}
+	if d, ok := r.tags[reference]; ok {
+		reference = d
+	}
+	img := r.images[reference]
+	if img == nil {
+		return nil, "", fmt.Errorf("image %s in repository %q: %w", reference, repository, fs.ErrNotExist)
+	}
+	b, apiErr := s.readManifest(r, img.digest)
+	if apiErr != nil {
+		return nil, "", apiErr
+	}
+	return b, img.mediaType, nil
+}
+
+// DeleteImage removes an image and its tags behind the client's back, as
+// someone with the console would. It reports whether the image was there.
+func (s *Server) DeleteImage(region, registryID, repository, digest string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.repos[s.key(region, registryID, repository)]
+	if r == nil || r.images[digest] == nil {
+		return false
+	}
+	s.deleteImage(r, digest)
+	return true
+}
