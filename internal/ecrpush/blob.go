@@ -1,0 +1,102 @@
+package ecrpush
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"strings"
+)
+
+// Blob is content to push: a layer, a config, any content-addressed bytes.
+type Blob struct {
+	// Name is what the caller calls it (a file path, "layer 3"), for
+	// progress and errors only.
+	Name string
+	// Digest is "sha256:<64 hex digits>", or empty when not known: the
+	// engine then reads the content once to compute it before anything else
+	// (ECR is asked by digest whether it has the blob).
+	Digest string
+	// Size is the content's length in bytes.
+	Size int64
+	// Content is read with ReadAt, from several goroutines at once when the
+	// same content is hashed and sent; *os.File and *bytes.Reader do.
+	Content io.ReaderAt
+}
+
+// OpenFileBlob opens a file as a Blob (its Name is the path, its Digest
+// empty: set it when known). Close the returned file when the push is done.
+func OpenFileBlob(path string) (Blob, *os.File, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Blob{}, nil, err
+	}
+	info, err := f.Stat()
+	if err != nil {
+		_ = f.Close()
+		return Blob{}, nil, err
+	}
+	if !info.Mode().IsRegular() {
+		_ = f.Close()
+		return Blob{}, nil, fmt.Errorf("%s is not a regular file (%s)", path, info.Mode().Type())
+	}
+	return Blob{Name: path, Size: info.Size(), Content: f}, f, nil
+}
+
+// digestRegexp is the only digest form the engine pushes: ECR computes
+// sha256 digests, and CompleteLayerUpload is checked against one.
+var digestRegexp = regexp.MustCompile(`^sha256:[a-fA-F0-9]{64}$`)
+
+// checkDigest reports why d is not a digest the engine can push, or "".
+func checkDigest(d string) string {
+	if digestRegexp.MatchString(d) {
+		return ""
+	}
+	return fmt.Sprintf("digest %q is not of the form sha256:<64 hex digits>", d)
+}
+
+// hashChunk is how much HashBlob reads at a time.
+const hashChunk = 4 << 20
+
+// HashBlob reads content (size bytes) and returns its digest,
+// "sha256:<hex>". It stops when ctx ends. onProgress, when not nil, is told
+// the bytes hashed so far after each chunk.
+func HashBlob(ctx context.Context, content io.ReaderAt, size int64, onProgress func(done int64)) (string, error) {
+	h := sha256.New()
+	buf := make([]byte, min(size, hashChunk))
+	for off := int64(0); off < size; {
+		if err := ctx.Err(); err != nil {
+			return "", err
+		}
+		n := min(int64(len(buf)), size-off)
+		if err := readFull(content, buf[:n], off, size); err != nil {
+			return "", err
+		}
+		h.Write(buf[:n])
+		off += n
+		if onProgress != nil {
+			onProgress(off)
+		}
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// readFull fills buf from content at off, or says why it could not: a
+// *BlobReadError (unreadable, or shorter than size).
+func readFull(content io.ReaderAt, buf []byte, off, size int64) error {
+	n, err := content.ReadAt(buf, off)
+	if n == len(buf) {
+		return nil // ReadAt may report io.EOF with a full read at the end
+	}
+	if err == nil || errors.Is(err, io.EOF) {
+		err = fmt.Errorf("the content ends at byte %s, before its size (changed while being read?)",
+			commas(off+int64(n)))
+	}
+	return &BlobReadError{Offset: off, Size: size, Err: err}
+}
+
+func sameDigest(a, b string) bool { return strings.EqualFold(a, b) }

@@ -1,0 +1,445 @@
+package ecrpush
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ecr"
+	"github.com/aws/aws-sdk-go-v2/service/ecr/types"
+)
+
+const (
+	// pipelineDepth is how many part buffers one blob's upload uses: one
+	// being sent while the next is read and hashed. Memory for buffers is
+	// at most pipelineDepth x part size per blob in flight.
+	pipelineDepth = 2
+	// maxStalls bounds InvalidLayerPartException answers in a row that move
+	// the upload no further than it stood.
+	maxStalls = 5
+	// maxRestarts bounds new uploads started for one blob after ECR lost the
+	// previous one (UploadNotFoundException) or refused to complete it.
+	maxRestarts = 3
+)
+
+// blobPush is one blob's way through ECR's upload API.
+type blobPush struct {
+	p      *Pusher
+	target Target
+	blob   Blob
+	index  int
+	prog   *progress
+	res    BlobResult
+
+	uploadID string
+	partSize int64
+	// fromRecord is true while the upload in use is one an earlier run
+	// started, whose hash state came from its record.
+	fromRecord bool
+	// states holds the running sha256, in binary form, after each offset
+	// reached: at part boundaries, at the record's offset, at resume points.
+	// It lets a resume at any offset restore the digest without reading the
+	// blob again from the start.
+	states map[int64][]byte
+}
+
+// resumeAt is an upload that must go on from another byte than the next one:
+// ECR said so (InvalidLayerPartException, or a lastByteReceived short of the
+// part sent).
+type resumeAt struct {
+	next int64
+	err  error
+}
+
+func (r *resumeAt) Error() string { return fmt.Sprintf("resume at byte %d: %v", r.next, r.err) }
+
+func (p *Pusher) pushOne(ctx context.Context, target Target, j *job, handed *Upload, prog *progress) (BlobResult, error) {
+	b := &blobPush{p: p, target: target, blob: j.blob, index: j.index, prog: prog, res: j.result,
+		states: map[int64][]byte{}}
+	err := b.run(ctx, handed)
+	if err != nil {
+		return b.res, err
+	}
+	b.res.UploadID = b.uploadID
+	b.progress(PhaseDone, b.blob.Size)
+	return b.res, nil
+}
+
+func (b *blobPush) progress(phase Phase, done int64) {
+	b.prog.update(b.index, b.blob.Name, b.blob.Digest, b.blob.Size, phase, done)
+}
+
+func (b *blobPush) run(ctx context.Context, handed *Upload) error {
+	size := b.blob.Size
+	if size == 0 {
+		// ECR refuses an upload with no parts (EmptyUploadException) and a
+		// part with no bytes; availability was checked first, so a zero-byte
+		// blob the repository has is skipped before this.
+		return &EmptyBlobError{Digest: b.blob.Digest}
+	}
+	var start int64
+	if rec := b.loadRecord(); rec != nil {
+		b.uploadID, b.partSize, b.fromRecord = rec.UploadID, rec.PartSize, true
+		start = rec.LastByteReceived + 1
+		b.states[start] = rec.SHA256State
+		b.res.Resumed, b.res.ResumedFrom = true, start
+	} else if handed != nil {
+		b.uploadID, b.partSize = handed.ID, handed.PartSize
+	}
+
+	restarts := 0
+	for {
+		if b.uploadID == "" {
+			if err := b.initiate(ctx); err != nil {
+				return err
+			}
+			start = 0
+		}
+		err := b.sendFrom(ctx, start)
+		if err == nil {
+			err = b.complete(ctx)
+			if err == nil {
+				b.removeRecord()
+				return nil
+			}
+		}
+		if !b.startOver(err) {
+			return err
+		}
+		restarts++
+		if restarts > maxRestarts {
+			return &NoProgressError{Operation: operationOf(err), Attempts: restarts, Offset: 0, Err: err}
+		}
+		b.removeRecord()
+		if b.fromRecord {
+			// The record's hash state may be what made the digest wrong:
+			// forget every state derived from it and hash from the start.
+			b.fromRecord = false
+			b.states = map[int64][]byte{}
+		}
+		b.uploadID = ""
+		b.progress(PhaseUploading, 0)
+	}
+}
+
+// startOver reports whether err is answered by a new upload from byte 0:
+// ECR no longer knows this one; or it holds a part under 5 MiB before the
+// last (it received only the start of a part, and said so with
+// lastValidByteReceived); or, for an upload an earlier run began, its bytes
+// did not add up to the digest (the record's hash state may not match them).
+func (b *blobPush) startOver(err error) bool {
+	var (
+		notFound *types.UploadNotFoundException
+		tooSmall *types.LayerPartTooSmallException
+		mismatch *DigestMismatchError
+		invalid  *types.InvalidLayerException
+	)
+	if errors.As(err, &notFound) || errors.As(err, &tooSmall) {
+		return true
+	}
+	return b.fromRecord && (errors.As(err, &mismatch) || errors.As(err, &invalid))
+}
+
+func operationOf(err error) string {
+	var op *OperationError
+	if errors.As(err, &op) {
+		return op.Operation
+	}
+	return "the upload"
+}
+
+func (b *blobPush) initiate(ctx context.Context) error {
+	out, err := b.p.API.InitiateLayerUpload(ctx, &ecr.InitiateLayerUploadInput{
+		RepositoryName: aws.String(b.target.Repository),
+		RegistryId:     b.target.registryID(),
+	}, b.target.options)
+	if err != nil {
+		return operationError(ctx, "InitiateLayerUpload", b.target, err)
+	}
+	if out.UploadId == nil || out.PartSize == nil {
+		return &UnexpectedAnswerError{Operation: "InitiateLayerUpload", What: "the answer has no uploadId or partSize"}
+	}
+	b.res.Uploads++
+	b.uploadID, b.partSize = aws.ToString(out.UploadId), aws.ToInt64(out.PartSize)
+	return CheckPartSize(b.blob.Size, b.partSize, false)
+}
+
+// sendFrom sends the blob's bytes from start to the end, going on from
+// wherever ECR says it stands, and checks the digest of the whole.
+func (b *blobPush) sendFrom(ctx context.Context, start int64) error {
+	size := b.blob.Size
+	stalls := 0
+	for start < size {
+		b.progress(PhaseUploading, start)
+		h, err := b.hashAt(ctx, start)
+		if err != nil {
+			return err
+		}
+		before := start
+		err = b.pipeline(ctx, start, h)
+		var resume *resumeAt
+		if !errors.As(err, &resume) {
+			if err != nil {
+				return err
+			}
+			break
+		}
+		if resume.next < 0 || resume.next > size {
+			return &UnexpectedAnswerError{Operation: "UploadLayerPart", What: fmt.Sprintf(
+				"ECR holds bytes up to %d of a blob of %d bytes", resume.next-1, size)}
+		}
+		if resume.next <= before {
+			stalls++
+			if stalls >= maxStalls {
+				return &NoProgressError{Operation: "UploadLayerPart", Attempts: stalls, Offset: resume.next, Err: resume.err}
+			}
+		} else {
+			stalls = 0
+		}
+		start = resume.next
+	}
+	h, err := b.hashAt(ctx, size)
+	if err != nil {
+		return err
+	}
+	if got := "sha256:" + hex.EncodeToString(h.Sum(nil)); !sameDigest(got, b.blob.Digest) {
+		b.removeRecord()
+		return &DigestMismatchError{Want: b.blob.Digest, Got: got, Size: size}
+	}
+	return nil
+}
+
+// hashAt returns the running digest of the blob's first off bytes, from the
+// nearest state kept at or before off, reading only the bytes after it.
+func (b *blobPush) hashAt(ctx context.Context, off int64) (hash.Hash, error) {
+	h := sha256.New()
+	from := int64(0)
+	for at := range b.states {
+		if at <= off && at > from {
+			from = at
+		}
+	}
+	if from > 0 {
+		u, ok := h.(encoding.BinaryUnmarshaler)
+		if !ok {
+			return nil, errors.New("the sha256 implementation cannot restore a state")
+		}
+		if err := u.UnmarshalBinary(b.states[from]); err != nil {
+			return nil, fmt.Errorf("restoring the sha256 state at byte %d: %w", from, err)
+		}
+	}
+	if from == off {
+		return h, nil
+	}
+	buf := b.p.buffers.get(min(hashChunk, off-from))
+	defer b.p.buffers.put(buf)
+	for from < off {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		n := min(int64(len(*buf)), off-from)
+		if err := readFull(b.blob.Content, (*buf)[:n], from, b.blob.Size); err != nil {
+			return nil, err
+		}
+		h.Write((*buf)[:n])
+		from += n
+	}
+	state, err := marshalState(h)
+	if err != nil {
+		return nil, err
+	}
+	b.states[off] = state
+	return h, nil
+}
+
+// marshalState is a running sha256's state, to restore it later. Go's
+// crypto/sha256 implements encoding.BinaryMarshaler (about 100 bytes).
+func marshalState(h hash.Hash) ([]byte, error) {
+	m, ok := h.(encoding.BinaryMarshaler)
+	if !ok {
+		return nil, errors.New("the sha256 implementation cannot save its state")
+	}
+	return m.MarshalBinary()
+}
+
+// part is a part read and hashed, ready to send.
+type part struct {
+	buf   *[]byte
+	off   int64
+	n     int64
+	state []byte // the running sha256 after this part
+	err   error
+}
+
+// pipeline sends parts from start to the end of the blob, in order, while a
+// second goroutine reads and hashes the next part. h is the running digest at
+// start; the reader owns it. It returns a *resumeAt when ECR wants another
+// byte next.
+func (b *blobPush) pipeline(ctx context.Context, start int64, h hash.Hash) error {
+	size := b.blob.Size
+	pctx, cancel := context.WithCancel(ctx)
+	parts := make(chan part, pipelineDepth-1)
+	free := make(chan *[]byte, pipelineDepth)
+	for range min(pipelineDepth, ceilDiv(size-start, b.partSize)) {
+		free <- b.p.buffers.get(min(b.partSize, size-start))
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() { b.read(pctx, start, h, parts, free) })
+	defer func() {
+		cancel()
+		for pt := range parts {
+			free <- pt.buf
+		}
+		wg.Wait()
+		close(free)
+		for buf := range free {
+			b.p.buffers.put(buf)
+		}
+	}()
+
+	next := start
+	for pt := range parts {
+		if pt.err != nil {
+			free <- pt.buf
+			return pt.err
+		}
+		last := pt.off + pt.n - 1
+		out, err := b.p.API.UploadLayerPart(ctx, &ecr.UploadLayerPartInput{
+			RepositoryName: aws.String(b.target.Repository),
+			RegistryId:     b.target.registryID(),
+			UploadId:       aws.String(b.uploadID),
+			PartFirstByte:  aws.Int64(pt.off),
+			PartLastByte:   aws.Int64(last),
+			LayerPartBlob:  (*pt.buf)[:pt.n],
+		}, b.target.options, streamParts)
+		free <- pt.buf
+		b.res.BytesSent += pt.n
+		if err != nil {
+			opErr := operationError(ctx, "UploadLayerPart", b.target, err)
+			var invalid *types.InvalidLayerPartException
+			if errors.As(err, &invalid) && ctx.Err() == nil {
+				// Without lastValidByteReceived, ECR holds nothing.
+				held := int64(-1)
+				if invalid.LastValidByteReceived != nil {
+					held = *invalid.LastValidByteReceived
+				}
+				return &resumeAt{next: held + 1, err: opErr}
+			}
+			return opErr
+		}
+		if got := aws.ToInt64(out.LastByteReceived); out.LastByteReceived != nil && got != last {
+			return &resumeAt{next: got + 1, err: &UnexpectedAnswerError{Operation: "UploadLayerPart", What: fmt.Sprintf(
+				"it acknowledged byte %d after a part of bytes %d-%d", got, pt.off, last)}}
+		}
+		next = last + 1
+		b.acknowledged(next, pt.state)
+	}
+	if next < size {
+		// The reader stopped early: only cancellation does that.
+		if err := context.Cause(ctx); err != nil {
+			return err
+		}
+		return fmt.Errorf("the part reader stopped at byte %d of %d", next, size)
+	}
+	return nil
+}
+
+// read reads and hashes parts from start into free buffers and hands them
+// to the sender, until the end of the blob, a read error or cancellation.
+func (b *blobPush) read(ctx context.Context, start int64, h hash.Hash, parts chan<- part, free chan *[]byte) {
+	defer close(parts)
+	for off := start; off < b.blob.Size; {
+		var buf *[]byte
+		select {
+		case buf = <-free:
+		case <-ctx.Done():
+			return
+		}
+		n := min(b.partSize, b.blob.Size-off)
+		pt := part{buf: buf, off: off, n: n}
+		if int64(cap(*buf)) < n {
+			*buf = make([]byte, n)
+		}
+		pt.err = readFull(b.blob.Content, (*buf)[:n], off, b.blob.Size)
+		if pt.err == nil {
+			h.Write((*buf)[:n])
+			pt.state, pt.err = marshalState(h)
+		}
+		select {
+		case parts <- pt:
+		case <-ctx.Done():
+			free <- buf
+			return
+		}
+		if pt.err != nil {
+			return
+		}
+		off += n
+	}
+}
+
+// acknowledged records that ECR holds the blob's bytes before next, with the
+// running digest there, in the resume record first, then in progress.
+func (b *blobPush) acknowledged(next int64, state []byte) {
+	b.states[next] = state
+	if b.p.Resume != nil && next < b.blob.Size {
+		err := b.p.Resume.save(&resumeRecord{
+			RegistryID: b.target.RegistryID, Region: b.target.Region, Repository: b.target.Repository,
+			Digest: b.blob.Digest, Size: b.blob.Size, UploadID: b.uploadID, PartSize: b.partSize,
+			LastByteReceived: next - 1, SHA256State: state, Updated: time.Now().UTC(),
+		})
+		if err != nil && b.res.RecordError == nil {
+			b.res.RecordError = err
+		}
+	}
+	b.progress(PhaseUploading, next)
+}
+
+func (b *blobPush) loadRecord() *resumeRecord {
+	if b.p.Resume == nil {
+		return nil
+	}
+	rec := b.p.Resume.load(b.target, b.blob.Digest, b.blob.Size)
+	if rec == nil || CheckPartSize(b.blob.Size, rec.PartSize, true) != nil {
+		return nil
+	}
+	return rec
+}
+
+func (b *blobPush) removeRecord() {
+	if b.p.Resume == nil {
+		return
+	}
+	if err := b.p.Resume.remove(b.target, b.blob.Digest); err != nil && b.res.RecordError == nil {
+		b.res.RecordError = err
+	}
+}
+
+// complete asks ECR to assemble the layer. A layer that exists already is
+// success: another push got there first.
+func (b *blobPush) complete(ctx context.Context) error {
+	out, err := b.p.API.CompleteLayerUpload(ctx, &ecr.CompleteLayerUploadInput{
+		RepositoryName: aws.String(b.target.Repository),
+		RegistryId:     b.target.registryID(),
+		UploadId:       aws.String(b.uploadID),
+		LayerDigests:   []string{b.blob.Digest},
+	}, b.target.options)
+	var exists *types.LayerAlreadyExistsException
+	switch {
+	case errors.As(err, &exists):
+		return nil
+	case err != nil:
+		return operationError(ctx, "CompleteLayerUpload", b.target, err)
+	case out.LayerDigest != nil && !sameDigest(aws.ToString(out.LayerDigest), b.blob.Digest):
+		return &UnexpectedAnswerError{Operation: "CompleteLayerUpload", What: fmt.Sprintf(
+			"it completed layer %s when %s was asked for", aws.ToString(out.LayerDigest), b.blob.Digest)}
+	}
+	return nil
+}

@@ -1,0 +1,149 @@
+package ecrpush
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// ResumeStore keeps, for each blob whose push is under way, a small record
+// of its upload: enough to go on from where ECR stands after the process
+// was interrupted (Ctrl-C, a crash, a lost network). Records are hints, not
+// the truth: on the next push the engine sends the next part to the recorded
+// upload, and ECR's answer (the part accepted, InvalidLayerPartException with
+// the last byte it holds, or UploadNotFoundException) decides where the push
+// goes on. A lost, stale or unreadable record costs re-sent bytes, never a
+// wrong layer: ECR and the engine both check the digest before completing.
+//
+// A record is one JSON file (see resumeRecord), named by the sha256 of its
+// key (registry, region, repository, digest), written to a temporary file
+// in Dir and renamed over the old one after each part ECR acknowledges, and
+// removed when the layer is complete. Dir is created on first use (0700,
+// files 0600: an upload ID is a short-lived handle, not a credential, but it
+// is nobody else's business).
+type ResumeStore struct {
+	Dir string
+}
+
+// DefaultResumeDir is where records go unless the caller says otherwise:
+// terraform-provider-ecr/uploads under the user's cache directory
+// ($XDG_CACHE_HOME or ~/.cache on Linux, ~/Library/Caches on macOS,
+// %LocalAppData% on Windows).
+func DefaultResumeDir() (string, error) {
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("finding the user's cache directory for upload records: %w", err)
+	}
+	return filepath.Join(cache, "terraform-provider-ecr", "uploads"), nil
+}
+
+// NewResumeStore returns a store in dir, or in DefaultResumeDir when dir is
+// empty.
+func NewResumeStore(dir string) (*ResumeStore, error) {
+	if dir == "" {
+		d, err := DefaultResumeDir()
+		if err != nil {
+			return nil, err
+		}
+		dir = d
+	}
+	return &ResumeStore{Dir: dir}, nil
+}
+
+// resumeRecordVersion changes when the record's meaning does; records of
+// another version are ignored.
+const resumeRecordVersion = 1
+
+// resumeRecord is what the store keeps for one blob, as JSON.
+type resumeRecord struct {
+	Version    int    `json:"version"`
+	RegistryID string `json:"registryId"` // empty: the caller's own registry
+	Region     string `json:"region"`     // empty: the client's region
+	Repository string `json:"repository"`
+	Digest     string `json:"digest"`
+	Size       int64  `json:"size"`
+	UploadID   string `json:"uploadId"`
+	PartSize   int64  `json:"partSize"`
+	// LastByteReceived is the last byte ECR acknowledged (inclusive, as
+	// UploadLayerPart's lastByteReceived): the push goes on at the next one.
+	LastByteReceived int64 `json:"lastByteReceived"`
+	// SHA256State is the running digest over bytes 0..LastByteReceived, in
+	// crypto/sha256's binary marshaling (base64 in JSON), so that going on
+	// needs no re-read of the bytes already sent.
+	SHA256State []byte    `json:"sha256State"`
+	Updated     time.Time `json:"updated"`
+}
+
+func (r *resumeRecord) matches(target Target, digest string, size int64) bool {
+	return r.Version == resumeRecordVersion && r.RegistryID == target.RegistryID && r.Region == target.Region &&
+		r.Repository == target.Repository && strings.EqualFold(r.Digest, digest) && r.Size == size &&
+		UploadIDRegexp.MatchString(r.UploadID) && r.PartSize > 0 &&
+		r.LastByteReceived >= 0 && r.LastByteReceived < size && len(r.SHA256State) > 0
+}
+
+// path is the record's file for a blob in a target.
+func (s *ResumeStore) path(target Target, digest string) string {
+	key := strings.Join([]string{target.RegistryID, target.Region, target.Repository, strings.ToLower(digest)}, "\n")
+	sum := sha256.Sum256([]byte(key))
+	return filepath.Join(s.Dir, hex.EncodeToString(sum[:])+".json")
+}
+
+// load returns the record for a blob, or nil when there is none or it cannot
+// be used (unreadable, another version, another blob).
+func (s *ResumeStore) load(target Target, digest string, size int64) *resumeRecord {
+	b, err := os.ReadFile(s.path(target, digest))
+	if err != nil {
+		return nil
+	}
+	var r resumeRecord
+	if json.Unmarshal(b, &r) != nil || !r.matches(target, digest, size) {
+		return nil
+	}
+	return &r
+}
+
+// save writes a record atomically: a reader sees the old record or the new
+// one, never half of one. It is not synced to disk: after a power loss an old
+// or missing record only costs re-sent bytes.
+func (s *ResumeStore) save(r *resumeRecord) error {
+	r.Version = resumeRecordVersion
+	b, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(s.Dir, ".record-*.tmp")
+	if err != nil {
+		return err
+	}
+	_, werr := f.Write(b)
+	cerr := f.Close()
+	if err := errors.Join(werr, cerr); err != nil {
+		_ = os.Remove(f.Name())
+		return err
+	}
+	target := Target{Repository: r.Repository, RegistryID: r.RegistryID, Region: r.Region}
+	if err := os.Rename(f.Name(), s.path(target, r.Digest)); err != nil {
+		_ = os.Remove(f.Name())
+		return err
+	}
+	return nil
+}
+
+// remove deletes a blob's record; a missing one is not an error.
+func (s *ResumeStore) remove(target Target, digest string) error {
+	err := os.Remove(s.path(target, digest))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return err
+}
