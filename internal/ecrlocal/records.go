@@ -110,6 +110,9 @@ func (s *Server) logRequest(rec Request, result any) {
 		outcome = fmt.Sprintf("ok uploadId=%v partSize=%v", m["uploadId"], m["partSize"])
 	} else if ok && rec.Operation == "CompleteLayerUpload" {
 		outcome = fmt.Sprintf("ok uploadId=%v layerDigest=%v", m["uploadId"], m["layerDigest"])
+	} else if image, _ := m["image"].(map[string]any); ok && rec.Operation == "PutImage" && image != nil {
+		id, _ := image["imageId"].(map[string]any)
+		outcome = fmt.Sprintf("ok imageDigest=%v imageTag=%v", id["imageDigest"], id["imageTag"])
 	}
 	if isSTS(rec.Operation) {
 		fmt.Fprintf(s.opts.Log, "ecr-local: %s region=%s role=%v: %s\n", rec.Operation, rec.Region, rec.Input["RoleArn"], outcome)
