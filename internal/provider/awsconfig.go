@@ -75,7 +75,9 @@ func (m providerModel) baseConfig(ctx context.Context, providerVersion, terrafor
 	}
 	diags.Append(stringList(ctx, m.SharedConfigFiles, &cfg.SharedConfigFiles)...)
 	diags.Append(stringList(ctx, m.SharedCredentialsFiles, &cfg.SharedCredentialsFiles)...)
-	for _, r := range m.AssumeRole {
+	roles, roleDiags := m.assumeRoles(ctx)
+	diags.Append(roleDiags...)
+	for _, r := range roles {
 		role := awsbase.AssumeRole{
 			RoleARN:     r.RoleARN.ValueString(),
 			SessionName: r.SessionName.ValueString(),
@@ -91,17 +93,36 @@ func (m providerModel) baseConfig(ctx context.Context, providerVersion, terrafor
 		}
 		cfg.AssumeRole = append(cfg.AssumeRole, role)
 	}
-	if e := m.endpoints(); !e.STS.IsNull() {
+	e, endpointDiags := m.endpoints(ctx)
+	diags.Append(endpointDiags...)
+	if !e.STS.IsNull() {
 		cfg.StsEndpoint = e.STS.ValueString()
 	}
 	return cfg, diags
 }
 
-func (m providerModel) endpoints() endpoints {
-	if len(m.Endpoints) == 0 {
-		return endpoints{ECR: types.StringNull(), STS: types.StringNull()}
+// assumeRoles decodes the assume_role blocks; call it once the provider
+// block is known to be fully known.
+func (m providerModel) assumeRoles(ctx context.Context) ([]assumeRole, diag.Diagnostics) {
+	var roles []assumeRole
+	if m.AssumeRole.IsNull() || m.AssumeRole.IsUnknown() {
+		return nil, nil
 	}
-	return m.Endpoints[0]
+	return roles, m.AssumeRole.ElementsAs(ctx, &roles, false)
+}
+
+// endpoints decodes the endpoints block; its members are null when absent.
+func (m providerModel) endpoints(ctx context.Context) (endpoints, diag.Diagnostics) {
+	none := endpoints{ECR: types.StringNull(), STS: types.StringNull()}
+	if m.Endpoints.IsNull() || m.Endpoints.IsUnknown() {
+		return none, nil
+	}
+	var list []endpoints
+	diags := m.Endpoints.ElementsAs(ctx, &list, false)
+	if len(list) == 0 {
+		return none, diags
+	}
+	return list[0], diags
 }
 
 func stringList(ctx context.Context, list types.List, into *[]string) diag.Diagnostics {

@@ -97,8 +97,8 @@ func newClient(ctx context.Context, m providerModel, cfg *awsbase.Config, interr
 	}
 
 	var endpoint string
-	if e := m.endpoints().ECR; !e.IsNull() {
-		endpoint = e.ValueString()
+	if e, _ := m.endpoints(ctx); !e.ECR.IsNull() { // decoded without error in baseConfig
+		endpoint = e.ECR.ValueString()
 	}
 	c.ecr = ecrpush.NewClient(awsCfg, ecrpush.ClientOptions{Endpoint: endpoint, Quotas: ecrpush.ServiceQuotas})
 	tflog.Debug(ctx, "ECR client configured", map[string]any{"region": awsCfg.Region, "account_id": c.accountID})

@@ -129,7 +129,7 @@ func TestAccLayerUploadEphemeral_repositoryNotFound(t *testing.T) {
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{testAccStep(resource.TestStep{
 			Config:      testAccLayerUploadConfig_basic(srv, `repository_name = "missing/repo"`),
-			ExpectError: regexp.MustCompile(`(?s)ECR Repository Not Found.*"missing/repo".*registry\s+123456789012.*region\s+eu-west-1`),
+			ExpectError: regexp.MustCompile(`(?s)ECR Repository Not Found.*"missing/repo".*registry\s+123456789012.*region\s+"eu-west-1"`),
 		})},
 	})
 }

@@ -3,6 +3,7 @@ package provider
 
 import (
 	"context"
+	"sort"
 
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/ephemeral"
@@ -10,6 +11,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-go/tftypes"
 
 	"github.com/ecrlabs/terraform-provider-ecr/internal/ecrpush"
 )
@@ -72,7 +74,7 @@ func (p *ecrProvider) Configure(ctx context.Context, req provider.ConfigureReque
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	if unknown := m.unknownAttribute(); unknown != "" {
+	if unknown := firstUnknownArgument(req.Config.Raw); unknown != "" {
 		resp.Diagnostics.AddAttributeError(path.Root(unknown), "Unknown Provider Configuration",
 			"The provider's "+unknown+" depends on a value that is not known until apply, so the provider cannot be "+
 				"configured during plan. Use a value known at plan time (a variable, a local, or a data source that can be read during plan).")
@@ -99,39 +101,26 @@ func (p *ecrProvider) Resources(context.Context) []func() resource.Resource { re
 func (p *ecrProvider) DataSources(context.Context) []func() datasource.DataSource { return nil }
 
 func (p *ecrProvider) EphemeralResources(context.Context) []func() ephemeral.EphemeralResource {
-	return []func() ephemeral.EphemeralResource{newLayerUploadEphemeral}
+	return []func() ephemeral.EphemeralResource{newLayerUploadEphemeralResource}
 }
 
-// unknownAttribute names the first provider argument, in schema order, whose
-// value is unknown.
-func (m providerModel) unknownAttribute() string {
-	for _, a := range []struct {
-		name    string
-		unknown bool
-	}{
-		{"region", m.Region.IsUnknown()}, {"profile", m.Profile.IsUnknown()}, {"access_key", m.AccessKey.IsUnknown()},
-		{"secret_key", m.SecretKey.IsUnknown()}, {"token", m.Token.IsUnknown()},
-		{"shared_config_files", m.SharedConfigFiles.IsUnknown()}, {"shared_credentials_files", m.SharedCredentialsFiles.IsUnknown()},
-		{"max_retries", m.MaxRetries.IsUnknown()}, {"retry_mode", m.RetryMode.IsUnknown()},
-		{"connect_timeout", m.ConnectTimeout.IsUnknown()}, {"read_timeout", m.ReadTimeout.IsUnknown()},
-		{"custom_ca_bundle", m.CustomCABundle.IsUnknown()}, {"insecure", m.Insecure.IsUnknown()},
-		{"http_proxy", m.HTTPProxy.IsUnknown()}, {"https_proxy", m.HTTPSProxy.IsUnknown()}, {"no_proxy", m.NoProxy.IsUnknown()},
-		{"skip_credentials_validation", m.SkipCredentialsValidation.IsUnknown()},
-		{"skip_requesting_account_id", m.SkipRequestingAccountID.IsUnknown()},
-		{"skip_metadata_api_check", m.SkipMetadataAPICheck.IsUnknown()},
-		{"skip_region_validation", m.SkipRegionValidation.IsUnknown()},
-	} {
-		if a.unknown {
-			return a.name
-		}
+// firstUnknownArgument names the first argument or block of the provider
+// block, in alphabetical order, whose value is not wholly known. It reads the
+// raw configuration, so an argument added to the schema is covered without a
+// list to keep.
+func firstUnknownArgument(config tftypes.Value) string {
+	var args map[string]tftypes.Value
+	if err := config.As(&args); err != nil {
+		return ""
 	}
-	e := m.endpoints()
-	if e.ECR.IsUnknown() || e.STS.IsUnknown() {
-		return "endpoints"
+	names := make([]string, 0, len(args))
+	for name := range args {
+		names = append(names, name)
 	}
-	for _, r := range m.AssumeRole {
-		if r.RoleARN.IsUnknown() || r.SessionName.IsUnknown() || r.ExternalID.IsUnknown() || r.Duration.IsUnknown() || r.Policy.IsUnknown() {
-			return "assume_role"
+	sort.Strings(names)
+	for _, name := range names {
+		if !args[name].IsFullyKnown() {
+			return name
 		}
 	}
 	return ""

@@ -21,8 +21,10 @@ type providerModel struct {
 	Token                     types.String `tfsdk:"token"`
 	SharedConfigFiles         types.List   `tfsdk:"shared_config_files"`
 	SharedCredentialsFiles    types.List   `tfsdk:"shared_credentials_files"`
-	AssumeRole                []assumeRole `tfsdk:"assume_role"`
-	Endpoints                 []endpoints  `tfsdk:"endpoints"`
+	// The blocks are lists so that a dynamic block whose for_each is
+	// unknown at plan decodes (as unknown) instead of failing conversion.
+	AssumeRole types.List `tfsdk:"assume_role"`
+	Endpoints  types.List `tfsdk:"endpoints"`
 	MaxRetries                types.Int64  `tfsdk:"max_retries"`
 	RetryMode                 types.String `tfsdk:"retry_mode"`
 	CustomCABundle            types.String `tfsdk:"custom_ca_bundle"`
