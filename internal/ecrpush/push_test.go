@@ -447,6 +447,14 @@ func TestPushRefusesUnusablePartSizes(t *testing.T) {
 	}
 }
 
+// noParts refuses to send any part: a test that must send none ends at the
+// first instead of sending gigabytes.
+type noParts struct{ PushAPI }
+
+func (noParts) UploadLayerPart(context.Context, *ecr.UploadLayerPartInput, ...func(*ecr.Options)) (*ecr.UploadLayerPartOutput, error) {
+	return nil, errors.New("the test allows no part to be sent")
+}
+
 // zeros is a ReaderAt of zero bytes of any size, taking no memory.
 type zeros struct{}
 
@@ -461,7 +469,7 @@ func TestPushRefusesMoreThan4200Parts(t *testing.T) {
 
 	srv := pushEndpoint(t, part)
 	up := &Upload{ID: "0f0e0d0c-0b0a-4908-8706-050403020100", PartSize: part}
-	_, err := (&Pusher{API: client(srv, 1)}).PushBlob(context.Background(), pushTarget, huge, up)
+	_, err := (&Pusher{API: noParts{client(srv, 1)}}).PushBlob(context.Background(), pushTarget, huge, up)
 	var tooMany *TooManyPartsError
 	if !errors.As(err, &tooMany) || tooMany.Parts != MaxParts+1 {
 		t.Fatalf("want a *TooManyPartsError, got %v", err)
@@ -477,8 +485,8 @@ func TestPushRefusesMoreThan4200Parts(t *testing.T) {
 	}
 
 	// With ECR's part size, the blob is refused after InitiateLayerUpload,
-	// before any part.
-	_, err = (&Pusher{API: client(srv, 1)}).PushBlob(context.Background(), pushTarget, huge, nil)
+	// before any part (noParts fails the push at once if one were sent).
+	_, err = (&Pusher{API: noParts{client(srv, 1)}}).PushBlob(context.Background(), pushTarget, huge, nil)
 	if !errors.As(err, &tooMany) {
 		t.Fatalf("want a *TooManyPartsError, got %v", err)
 	}
@@ -678,7 +686,17 @@ func TestPushCancellationMidPart(t *testing.T) {
 		cancel()
 	}()
 	p := &Pusher{API: client(srv, 3), Parallelism: 3}
-	_, err := p.Push(ctx, pushTarget, blobs)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := p.Push(ctx, pushTarget, blobs)
+		errc <- err
+	}()
+	var err error
+	select {
+	case err = <-errc:
+	case <-time.After(20 * time.Second):
+		t.Fatal("Push did not return after the cancellation")
+	}
 	took := time.Since(time.Unix(0, canceledAt.Load()))
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("want a cancellation, got %v", err)
@@ -692,4 +710,38 @@ func TestPushCancellationMidPart(t *testing.T) {
 	if n := countOps(srv, 0, "CompleteLayerUpload"); n != 0 {
 		t.Fatalf("%d uploads completed after the cancellation", n)
 	}
+}
+
+// lacksLayers answers that the repository has none of the digests asked
+// about, as when another pusher completes a layer after the check.
+type lacksLayers struct{ PushAPI }
+
+func (lacksLayers) BatchCheckLayerAvailability(_ context.Context, in *ecr.BatchCheckLayerAvailabilityInput,
+	_ ...func(*ecr.Options)) (*ecr.BatchCheckLayerAvailabilityOutput, error) {
+	out := &ecr.BatchCheckLayerAvailabilityOutput{}
+	for _, d := range in.LayerDigests {
+		out.Failures = append(out.Failures, types.LayerFailure{LayerDigest: aws.String(d),
+			FailureCode: types.LayerFailureCodeMissingLayerDigest})
+	}
+	return out, nil
+}
+
+// TestLayerAlreadyExistsAtCompletionIsSuccess: another pusher completed the
+// layer between the availability check and this push's completion; ECR
+// answers LayerAlreadyExistsException, which is success.
+func TestLayerAlreadyExistsAtCompletionIsSuccess(t *testing.T) {
+	srv := pushEndpoint(t, 5*mib)
+	blob, content := randomBlob(1000, 30)
+	if _, err := (&Pusher{API: client(srv, 1)}).PushBlob(context.Background(), pushTarget, blob, nil); err != nil {
+		t.Fatal(err)
+	}
+	res, err := (&Pusher{API: lacksLayers{client(srv, 1)}}).PushBlob(context.Background(), pushTarget, blob, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	complete := srv.RequestsFor("CompleteLayerUpload")
+	if len(complete) != 2 || complete[1].ErrorCode != "LayerAlreadyExistsException" || res.Skipped || res.BytesSent != 1000 {
+		t.Fatalf("result %+v, completions %+v", res, complete)
+	}
+	storedIs(t, srv, blob.Digest, content)
 }

@@ -1,0 +1,135 @@
+package ecrpush
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/ecr"
+)
+
+// sink is an ECR that reads every request body to its end and keeps
+// nothing: it answers each operation as a willing ECR would, without
+// checking digests, so that what a test or benchmark measures is the
+// client's work alone (SDK, signing, the engine), not an endpoint's.
+type sink struct {
+	partSize int64
+	received atomic.Int64 // request body bytes read
+}
+
+// client is an SDK client whose transport is the sink itself, in process.
+func (s *sink) client() *ecr.Client {
+	return ecr.New(ecr.Options{
+		Region:       region,
+		BaseEndpoint: aws.String("https://ecr.sink.invalid"),
+		Credentials:  credentials.NewStaticCredentialsProvider(accessKey, secretKey, ""),
+		HTTPClient:   s,
+	})
+}
+
+var partLastByteKey = []byte(`"partLastByte":`)
+
+func (s *sink) Do(r *http.Request) (*http.Response, error) {
+	op := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), "AmazonEC2ContainerRegistry_V20150921.")
+	br := bufio.NewReaderSize(r.Body, 32<<10)
+	var (
+		matched int
+		digits  []byte
+		inValue bool
+		n       int64
+	)
+	// Find "partLastByte":<digits> while reading the body through.
+	for {
+		c, err := br.ReadByte()
+		if err != nil {
+			break
+		}
+		n++
+		switch {
+		case inValue && (c >= '0' && c <= '9' || c == ' ' && len(digits) == 0):
+			if c != ' ' {
+				digits = append(digits, c)
+			}
+		case inValue:
+			inValue = false
+		case c == partLastByteKey[matched]:
+			matched++
+			if matched == len(partLastByteKey) {
+				inValue, matched = true, 0
+			}
+		default:
+			matched = 0
+			if c == partLastByteKey[0] {
+				matched = 1
+			}
+		}
+		if op == "UploadLayerPart" && !inValue && len(digits) > 0 {
+			// The rest is the blob or small members: skip it quickly.
+			m, _ := io.Copy(io.Discard, br)
+			n += m
+			break
+		}
+	}
+	s.received.Add(n)
+	var body string
+	switch op {
+	case "BatchCheckLayerAvailability":
+		body = `{"layers":[],"failures":[]}`
+	case "InitiateLayerUpload":
+		body = fmt.Sprintf(`{"uploadId":"0f0e0d0c-0b0a-4908-8706-050403020100","partSize":%d}`, s.partSize)
+	case "UploadLayerPart":
+		last, err := strconv.ParseInt(string(digits), 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("sink: no partLastByte in the part (%q)", digits)
+		}
+		body = fmt.Sprintf(`{"lastByteReceived":%d}`, last)
+	default:
+		body = `{}`
+	}
+	return &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"application/x-amz-json-1.1"}},
+		Body: io.NopCloser(bytes.NewReader([]byte(body))), ContentLength: int64(len(body)), Request: r}, nil
+}
+
+// TestPartsAreNotCopied pushes parts through the SDK client and counts the
+// bytes the process allocates: the engine's few part buffers, not a copy
+// (or four, as the SDK's own serializer makes) of every part.
+func TestPartsAreNotCopied(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates on its own account")
+	}
+	const part, parts = 5 * mib, 12
+	s := &sink{partSize: part}
+	api := s.client()
+	blob := Blob{Digest: "sha256:" + strings.Repeat("0", 64), Size: parts * part, Content: zeros{}}
+	p := &Pusher{API: api}
+	// Warm up: the first push allocates the buffers the next ones reuse.
+	_, _ = p.PushBlob(context.Background(), pushTarget, Blob{Digest: blob.Digest, Size: part + 1, Content: zeros{}}, nil)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	_, err := p.PushBlob(context.Background(), pushTarget, blob, nil)
+	runtime.ReadMemStats(&after)
+	if err == nil {
+		t.Fatal("the zeros do not hash to the digest given; want the mismatch")
+	}
+	if got := s.received.Load(); got < int64(parts*part*4/3) {
+		t.Fatalf("the sink read %d bytes, fewer than the parts' base64", got)
+	}
+	// Up to pipelineDepth new buffers if the pool was emptied by the GC,
+	// plus small change per request.
+	alloc, most := after.TotalAlloc-before.TotalAlloc, uint64(pipelineDepth*part+4*mib)
+	t.Logf("%d parts of %d bytes: %d bytes allocated", parts, part, alloc)
+	if alloc > most {
+		t.Fatalf("pushing %d parts of %d bytes allocated %d bytes; want at most %d", parts, part, alloc, most)
+	}
+}
