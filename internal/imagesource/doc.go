@@ -1,0 +1,88 @@
+// Package imagesource reads an image to push to ECR from disk: an OCI image
+// layout directory, an OCI layout tarball (a tar of such a directory, which
+// is also what Docker 25 and later write with `docker save`), or a legacy
+// `docker save` tarball (manifest.json form), optionally gzip-compressed.
+// It is the only package that imports go-containerregistry.
+//
+// Open finds what to push and returns a Source that holds the push plan:
+// Manifests, in dependency order (the children of an index before the
+// index), each with the exact bytes to give to PutImage, and Blobs, every
+// distinct config and layer they reference, each readable with ReadAt
+// (what internal/ecrpush's Blob takes) and checked against its digest as it
+// is read. Digest is the top-level manifest's digest, which is the digest ECR
+// will report for the image.
+//
+// # What Open reads
+//
+// Open reads index.json (or manifest.json), the manifests it needs and, for
+// a legacy tarball, the image configs; it checks that every blob the push
+// plan names is in the source with the size its descriptor gives. It never
+// reads a layer of an OCI layout, so the digest is known at plan time at the
+// cost of a few small files. Manifests are read whole (they are small) and
+// checked against their digests at once; the sizes read into memory are
+// bounded (maxManifestSize, maxConfigSize).
+//
+// Tarballs are not extracted: Open indexes the tar's members (seeking past
+// their contents) and each blob is an io.SectionReader over the tar file. A
+// gzip-compressed tarball is first decompressed into a temporary file (in
+// Options.TempDir), removed by Close; this reads the whole tarball at every
+// Open, so uncompressed tarballs and layout directories are the fast forms.
+//
+// # Choosing the image
+//
+// A layout's index.json may list several images. Options.Ref picks one by
+// its org.opencontainers.image.ref.name annotation (as skopeo's
+// oci:dir:ref), by its io.containerd.image.name annotation (what Docker 25+
+// writes beside it), or by digest ("sha256:..."). Without Ref, index.json
+// must list exactly one entry; otherwise Open fails with a *ChoiceError that
+// lists the candidates. In a legacy tarball Ref picks by RepoTags.
+//
+// Options.Platform ("os/arch[/variant]") picks one image manifest from a
+// multi-platform index: only that manifest (and its blobs) is pushed, and
+// Digest is its digest — what Lambda, which refuses indexes, needs.
+// Attestation manifests (platform unknown/unknown, or a
+// vnd.docker.reference.type annotation) are never chosen. A platform the
+// index does not have is a *ChoiceError listing the platforms it has.
+// Without Platform an index is pushed whole, attestation manifests
+// included: the index's bytes reference them, ECR refuses an index whose
+// children it lacks, and leaving them out would mean rewriting the index,
+// changing its digest. When index.json itself lists several platform
+// manifests and no Ref, Platform picks among them.
+//
+// # Legacy docker save tarballs
+//
+// A legacy `docker save` tarball holds no manifest, only a config and layer
+// files (uncompressed tars, from Docker; gzip, from crane and
+// go-containerregistry). This package builds a Docker schema 2 manifest for
+// it, deterministically (fixed field order, no whitespace, see
+// dockerManifest), so that its digest is the same at plan and apply and from
+// run to run, on any machine and with any version of this provider:
+//
+//   - The config is pushed as it is in the tarball, with media type
+//     application/vnd.docker.container.image.v1+json.
+//   - An uncompressed layer is pushed as it is, with media type
+//     application/vnd.docker.image.rootfs.diff.tar; its digest is its
+//     diff_id from the config (the sha256 of the uncompressed tar), so the
+//     manifest is known without reading the layer, and the layer is checked
+//     against it as it is sent. Compressing it instead would make the digest
+//     depend on a compressor's output and cost a full compression at every
+//     plan.
+//   - A gzip layer is pushed as it is, with media type
+//     application/vnd.docker.image.rootfs.diff.tar.gzip; its digest is the
+//     sha256 of the file, which Open computes by reading it (the tarball does
+//     not record it). The manifest is then the one go-containerregistry (and
+//     crane) make from the same tarball, so the digests agree.
+//   - zstd layers are refused (Docker's schema 2 has no media type for them).
+//
+// Changing dockerManifest changes the digest of every legacy tarball pushed
+// before; a test pins its bytes.
+//
+// # Checking blobs
+//
+// Every Blob's Content hashes what is read through it (in order; a read
+// past the bytes hashed so far first reads the gap) and, on the read that
+// reaches the end, returns a *DigestMismatchError instead of success when
+// the bytes do not match the digest: the engine never completes an upload
+// of a corrupted blob, so PutImage is never reached. Source.Verify reads
+// every blob to check them all before a push.
+package imagesource

@@ -1,0 +1,192 @@
+package imagesource
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"path"
+	"slices"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+// dockerManifest is the Docker schema 2 manifest built for a legacy docker
+// save image. Its field order is fixed here, not by a library: it decides
+// the digest of every image pushed from such a tarball (the same order as
+// Docker's and go-containerregistry's).
+type dockerManifest struct {
+	SchemaVersion int                `json:"schemaVersion"`
+	MediaType     string             `json:"mediaType"`
+	Config        dockerDescriptor   `json:"config"`
+	Layers        []dockerDescriptor `json:"layers"`
+}
+
+type dockerDescriptor struct {
+	MediaType string   `json:"mediaType"`
+	Size      int64    `json:"size"`
+	Digest    string   `json:"digest"`
+	URLs      []string `json:"urls,omitempty"`
+}
+
+// sameReference reports whether two image references name the same image
+// once normalized ("alpine" is "index.docker.io/library/alpine:latest").
+func sameReference(a, b string) bool {
+	ra, err := name.ParseReference(a)
+	if err != nil {
+		return false
+	}
+	rb, err := name.ParseReference(b)
+	if err != nil {
+		return false
+	}
+	return ra.Name() == rb.Name()
+}
+
+// planDocker plans the push of a legacy docker save image.
+func (p *planner) planDocker() error {
+	raw, err := readSmall(p.store, "manifest.json", maxIndexSize)
+	if err != nil {
+		return err
+	}
+	var images tarball.Manifest
+	if err := json.Unmarshal(raw, &images); err != nil {
+		return fmt.Errorf("%s is not a docker save manifest.json: %w", p.where("manifest.json"), err)
+	}
+	if len(images) == 0 {
+		return &NotImageError{Path: p.path, Why: "its manifest.json lists no image"}
+	}
+	cands := images
+	if p.opts.Ref != "" {
+		cands = slices.DeleteFunc(slices.Clone(images), func(d tarball.Descriptor) bool {
+			return !slices.ContainsFunc(d.RepoTags, func(t string) bool { return t == p.opts.Ref || sameReference(t, p.opts.Ref) })
+		})
+		if len(cands) == 0 {
+			return &ChoiceError{Path: p.path, Problem: fmt.Sprintf("no image in manifest.json is tagged %q", p.opts.Ref),
+				Hint: "set ref to one of these tags", Candidates: p.dockerCandidates(images)}
+		}
+	}
+	if len(cands) > 1 {
+		return &ChoiceError{Path: p.path, Problem: fmt.Sprintf("manifest.json lists %d images and no ref picks one", len(cands)),
+			Hint: "set ref to one of these tags", Candidates: p.dockerCandidates(cands)}
+	}
+	img := cands[0]
+
+	cfgName := cleanTarName(img.Config)
+	cfgRaw, err := readSmall(p.store, cfgName, maxConfigSize)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return &MissingError{Path: p.path, Name: cfgName, What: "image config"}
+		}
+		return err
+	}
+	cfg, err := v1.ParseConfigFile(bytes.NewReader(cfgRaw))
+	if err != nil {
+		return fmt.Errorf("%s: %w", p.where(cfgName), err)
+	}
+	plat := ""
+	if cfg.OS != "" && cfg.Architecture != "" {
+		plat = cfg.Platform().String()
+	}
+	if p.want != nil && (plat == "" || !platformMatches(*cfg.Platform(), *p.want, p.want.Variant != "")) {
+		return &ChoiceError{Path: p.path, Problem: fmt.Sprintf("the image is not for platform %s", p.opts.Platform),
+			Hint: "remove platform, or use a source built for it", Candidates: p.dockerCandidates([]tarball.Descriptor{img})}
+	}
+	if len(img.Layers) != len(cfg.RootFS.DiffIDs) {
+		return &UnsupportedError{Path: p.path, What: fmt.Sprintf("manifest.json lists %d layers, the image config %d diff_ids",
+			len(img.Layers), len(cfg.RootFS.DiffIDs))}
+	}
+	cfgSum := sha256.Sum256(cfgRaw)
+	m := dockerManifest{
+		SchemaVersion: 2,
+		MediaType:     string(types.DockerManifestSchema2),
+		Config: dockerDescriptor{MediaType: string(types.DockerConfigJSON), Size: int64(len(cfgRaw)),
+			Digest: "sha256:" + hex.EncodeToString(cfgSum[:])},
+	}
+	if err := p.addBlob(cfgName, m.Config.Digest, m.Config.MediaType, m.Config.Size); err != nil {
+		return err
+	}
+	for i, layerName := range img.Layers {
+		diffID := cfg.RootFS.DiffIDs[i]
+		layerName = cleanTarName(layerName)
+		if src, ok := img.LayerSources[diffID]; ok && !exists(p.store, layerName) {
+			// A foreign layer: in the manifest, not pushed.
+			m.Layers = append(m.Layers, dockerDescriptor{MediaType: string(src.MediaType), Size: src.Size,
+				Digest: src.Digest.String(), URLs: src.URLs})
+			continue
+		}
+		d, err := p.dockerLayer(layerName, diffID)
+		if err != nil {
+			return err
+		}
+		if err := p.addBlob(layerName, d.Digest, d.MediaType, d.Size); err != nil {
+			return err
+		}
+		m.Layers = append(m.Layers, d)
+	}
+	manifest, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256(manifest)
+	p.addManifest(Manifest{Digest: "sha256:" + hex.EncodeToString(sum[:]), MediaType: m.MediaType, Raw: manifest, Platform: plat})
+	return nil
+}
+
+// dockerLayer describes a layer file of a legacy tarball: an uncompressed
+// one by its diff_id (not read), a gzip one by its hash (read whole).
+func (p *planner) dockerLayer(layerName string, diffID v1.Hash) (dockerDescriptor, error) {
+	ra, size, err := p.store.open(layerName)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return dockerDescriptor{}, &MissingError{Path: p.path, Name: layerName, Digest: diffID.String(), What: "layer"}
+		}
+		return dockerDescriptor{}, err
+	}
+	head := make([]byte, 8)
+	n, err := ra.ReadAt(head, 0)
+	if n < len(head) && err != nil && !errors.Is(err, io.EOF) {
+		return dockerDescriptor{}, fmt.Errorf("reading %s: %w", p.where(layerName), err)
+	}
+	switch c := compressionOf(head[:n]); c {
+	case "":
+		if diffID.Algorithm != "sha256" {
+			return dockerDescriptor{}, &UnsupportedError{Path: p.path, What: fmt.Sprintf("diff_id %s: only sha256 digests are pushed to ECR", diffID)}
+		}
+		return dockerDescriptor{MediaType: string(types.DockerUncompressedLayer), Size: size, Digest: diffID.String()}, nil
+	case "gzip":
+		d, err := hashReaderAt(context.Background(), ra, size)
+		if err != nil {
+			return dockerDescriptor{}, fmt.Errorf("reading %s: %w", p.where(layerName), err)
+		}
+		return dockerDescriptor{MediaType: string(types.DockerLayer), Size: size, Digest: d}, nil
+	default:
+		return dockerDescriptor{}, &UnsupportedError{Path: p.path, What: fmt.Sprintf(
+			"the layer %s is %s-compressed, which a Docker schema 2 manifest cannot describe; save the image as an OCI layout instead",
+			path.Base(layerName), c)}
+	}
+}
+
+func (p *planner) dockerCandidates(ds []tarball.Descriptor) []Candidate {
+	out := make([]Candidate, 0, len(ds))
+	for _, d := range ds {
+		c := Candidate{Names: d.RepoTags, Digest: "config " + path.Base(d.Config)}
+		if raw, err := readSmall(p.store, cleanTarName(d.Config), maxConfigSize); err == nil {
+			sum := sha256.Sum256(raw)
+			c.Digest = "config sha256:" + hex.EncodeToString(sum[:])
+			if cfg, err := v1.ParseConfigFile(bytes.NewReader(raw)); err == nil && cfg.OS != "" {
+				c.Platform = cfg.Platform().String()
+			}
+		}
+		out = append(out, c)
+	}
+	return out
+}

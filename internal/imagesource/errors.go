@@ -1,0 +1,124 @@
+package imagesource
+
+import (
+	"fmt"
+	"strings"
+)
+
+// NotImageError is a path that holds no image this package reads.
+type NotImageError struct {
+	Path string
+	Why  string
+}
+
+func (e *NotImageError) Error() string {
+	return fmt.Sprintf("%s is not an image: %s", e.Path, e.Why)
+}
+
+// Candidate is an image (or platform) a source offers, as a *ChoiceError
+// lists it.
+type Candidate struct {
+	// Names are its ref names (annotations) or repository tags.
+	Names     []string
+	Digest    string
+	MediaType string
+	Platform  string
+}
+
+func (c Candidate) String() string {
+	var parts []string
+	if len(c.Names) > 0 {
+		q := make([]string, len(c.Names))
+		for i, n := range c.Names {
+			q[i] = fmt.Sprintf("%q", n)
+		}
+		parts = append(parts, strings.Join(q, ", "))
+	} else if c.Platform == "" {
+		parts = append(parts, "(no name)")
+	}
+	if c.Platform != "" {
+		parts = append(parts, c.Platform)
+	}
+	parts = append(parts, c.Digest)
+	if c.MediaType != "" {
+		parts = append(parts, c.MediaType)
+	}
+	return strings.Join(parts, " ")
+}
+
+// ChoiceError is a source where Options do not pick exactly one image: no
+// Ref among several images, a Ref or Platform that matches none (or several).
+// Candidates lists what there is to choose from.
+type ChoiceError struct {
+	Path string
+	// Problem says what is wrong; Hint what to do.
+	Problem, Hint string
+	Candidates    []Candidate
+}
+
+func (e *ChoiceError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: %s", e.Path, e.Problem)
+	if e.Hint != "" {
+		fmt.Fprintf(&b, "; %s", e.Hint)
+	}
+	if len(e.Candidates) > 0 {
+		b.WriteString(":")
+		for _, c := range e.Candidates {
+			b.WriteString("\n  - ")
+			b.WriteString(c.String())
+		}
+	}
+	return b.String()
+}
+
+// MissingError is a blob or manifest the push needs that the source does
+// not hold.
+type MissingError struct {
+	Path   string
+	Name   string // the file looked for
+	Digest string
+	What   string // "blob (media type)", "manifest for linux/arm64", ...
+	Hint   string
+}
+
+func (e *MissingError) Error() string {
+	msg := fmt.Sprintf("%s does not hold the %s %s (looked for %s)", e.Path, e.What, e.Digest, e.Name)
+	if e.Hint != "" {
+		msg += "; " + e.Hint
+	}
+	return msg
+}
+
+// SizeMismatchError is a file whose size is not the one its descriptor
+// gives: it cannot have the right digest.
+type SizeMismatchError struct {
+	Name      string
+	Digest    string
+	Want, Got int64
+}
+
+func (e *SizeMismatchError) Error() string {
+	return fmt.Sprintf("%s is %d bytes, but its descriptor (%s) says %d: the source is corrupted or incomplete",
+		e.Name, e.Got, e.Digest, e.Want)
+}
+
+// DigestMismatchError is content whose sha256 is not its digest.
+type DigestMismatchError struct {
+	Name      string
+	Want, Got string
+	Size      int64
+}
+
+func (e *DigestMismatchError) Error() string {
+	return fmt.Sprintf("%s (%d bytes) has digest %s, not %s as the image says: the source is corrupted; refusing to push it",
+		e.Name, e.Size, e.Got, e.Want)
+}
+
+// UnsupportedError is something in the source this package does not push.
+type UnsupportedError struct {
+	Path string
+	What string
+}
+
+func (e *UnsupportedError) Error() string { return fmt.Sprintf("%s: %s", e.Path, e.What) }

@@ -1,0 +1,434 @@
+package imagesource
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"slices"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+// Annotations this package reads.
+const (
+	annotationRefName       = "org.opencontainers.image.ref.name"
+	annotationContainerd    = "io.containerd.image.name"
+	annotationReferenceType = "vnd.docker.reference.type" // BuildKit's attestation manifests
+)
+
+// blobName is where a layout keeps the blob of digest d.
+func blobName(d v1.Hash) string { return "blobs/" + d.Algorithm + "/" + d.Hex }
+
+// planOCI plans the push of an OCI layout (directory or tar).
+func (p *planner) planOCI() error {
+	raw, err := readSmall(p.store, "index.json", maxIndexSize)
+	if err != nil {
+		return err
+	}
+	idx, err := v1.ParseIndexManifest(bytes.NewReader(raw))
+	if err != nil {
+		return fmt.Errorf("%s: %w", p.where("index.json"), err)
+	}
+	if len(idx.Manifests) == 0 {
+		return &NotImageError{Path: p.path, Why: "its index.json lists no image"}
+	}
+	cands := idx.Manifests
+	if p.opts.Ref != "" {
+		cands = slices.DeleteFunc(slices.Clone(cands), func(d v1.Descriptor) bool { return !matchesRef(d, p.opts.Ref) })
+		switch {
+		case len(cands) == 0:
+			return &ChoiceError{Path: p.path, Problem: fmt.Sprintf("no image in index.json is named %q", p.opts.Ref),
+				Hint: "set ref to one of these (a name or a digest)", Candidates: candidates(idx.Manifests)}
+		case len(cands) > 1:
+			return &ChoiceError{Path: p.path, Problem: fmt.Sprintf("%d images in index.json are named %q", len(cands), p.opts.Ref),
+				Hint: "set ref to one of their digests instead", Candidates: candidates(cands)}
+		}
+	}
+	if len(cands) > 1 {
+		// index.json may itself be the multi-platform index.
+		if p.want != nil && allImagesWithPlatforms(cands) {
+			child, err := p.choosePlatform(cands, "index.json")
+			if err != nil {
+				return err
+			}
+			return p.addImage(child, child.Platform.String())
+		}
+		return &ChoiceError{Path: p.path, Problem: fmt.Sprintf("index.json lists %d images and no ref picks one", len(cands)),
+			Hint: "set ref to one of these (a name or a digest)", Candidates: candidates(cands)}
+	}
+	root := cands[0]
+	raw, mt, err := p.readManifest(root, "")
+	if err != nil {
+		return err
+	}
+	switch {
+	case mt.IsIndex():
+		if p.want == nil {
+			return p.addIndex(root, raw, mt, platformOf(root))
+		}
+		children, err := p.flatten(raw)
+		if err != nil {
+			return err
+		}
+		child, err := p.choosePlatform(children, "the index "+root.Digest.String())
+		if err != nil {
+			return err
+		}
+		return p.addImage(child, child.Platform.String())
+	case mt.IsImage():
+		plat := platformOf(root)
+		if p.want != nil || plat == "" {
+			have, err := p.configPlatform(raw)
+			if err != nil {
+				return err
+			}
+			if have != nil {
+				plat = have.String()
+			}
+			if p.want != nil && (have == nil || !platformMatches(*have, *p.want, p.want.Variant != "")) {
+				return &ChoiceError{Path: p.path,
+					Problem: fmt.Sprintf("the image is not for platform %s", p.opts.Platform),
+					Hint:    "remove platform, or use a source built for it", Candidates: []Candidate{{
+						Names: refNames(root), Digest: root.Digest.String(), MediaType: string(mt), Platform: plat}}}
+			}
+		}
+		return p.addImage(root, plat)
+	default:
+		return &UnsupportedError{Path: p.path, What: fmt.Sprintf("the manifest %s has media type %q, neither an image manifest nor an index", root.Digest, mt)}
+	}
+}
+
+// matchesRef reports whether ref names the descriptor d.
+func matchesRef(d v1.Descriptor, ref string) bool {
+	if ref == d.Digest.String() || strings.TrimPrefix(ref, "@") == d.Digest.String() {
+		return true
+	}
+	if d.Annotations[annotationRefName] == ref || d.Annotations[annotationContainerd] == ref {
+		return true
+	}
+	if c := d.Annotations[annotationContainerd]; c != "" {
+		return sameReference(c, ref)
+	}
+	return false
+}
+
+func refNames(d v1.Descriptor) []string {
+	var names []string
+	for _, a := range []string{annotationRefName, annotationContainerd} {
+		if n := d.Annotations[a]; n != "" && !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	return names
+}
+
+func candidates(ds []v1.Descriptor) []Candidate {
+	out := make([]Candidate, 0, len(ds))
+	for _, d := range ds {
+		out = append(out, Candidate{Names: refNames(d), Digest: d.Digest.String(), MediaType: string(d.MediaType), Platform: platformOf(d)})
+	}
+	return out
+}
+
+func platformOf(d v1.Descriptor) string {
+	if d.Platform == nil {
+		return ""
+	}
+	return d.Platform.String()
+}
+
+// isAttestation reports whether d is an attestation manifest (BuildKit's
+// provenance and SBOM), never a platform to choose.
+func isAttestation(d v1.Descriptor) bool {
+	if _, ok := d.Annotations[annotationReferenceType]; ok {
+		return true
+	}
+	return d.Platform != nil && d.Platform.OS == "unknown" && d.Platform.Architecture == "unknown"
+}
+
+func allImagesWithPlatforms(ds []v1.Descriptor) bool {
+	for _, d := range ds {
+		if !d.MediaType.IsImage() || d.Platform == nil {
+			return false
+		}
+	}
+	return true
+}
+
+// readManifest reads and checks the manifest d describes. It returns its
+// bytes and media type: its own mediaType field, else the descriptor's,
+// else what its fields say it is.
+func (p *planner) readManifest(d v1.Descriptor, what string) ([]byte, types.MediaType, error) {
+	if d.Digest.Algorithm != "sha256" {
+		return nil, "", &UnsupportedError{Path: p.path, What: fmt.Sprintf("manifest digest %s: only sha256 digests are pushed to ECR", d.Digest)}
+	}
+	if d.Size > maxManifestSize {
+		return nil, "", &UnsupportedError{Path: p.path, What: fmt.Sprintf("the manifest %s is %d bytes, more than ECR's limit of %d", d.Digest, d.Size, maxManifestSize)}
+	}
+	name := blobName(d.Digest)
+	size, err := p.store.stat(name)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			if what == "" {
+				what = "manifest"
+			}
+			return nil, "", &MissingError{Path: p.path, Name: name, Digest: d.Digest.String(), What: what}
+		}
+		return nil, "", err
+	}
+	if size != d.Size {
+		return nil, "", &SizeMismatchError{Name: p.where(name), Digest: d.Digest.String(), Want: d.Size, Got: size}
+	}
+	raw, err := readSmall(p.store, name, maxManifestSize)
+	if err != nil {
+		return nil, "", err
+	}
+	sum := sha256.Sum256(raw)
+	if got := "sha256:" + hex.EncodeToString(sum[:]); got != d.Digest.String() {
+		return nil, "", &DigestMismatchError{Name: p.where(name), Want: d.Digest.String(), Got: got, Size: int64(len(raw))}
+	}
+	var doc struct {
+		SchemaVersion int             `json:"schemaVersion"`
+		MediaType     types.MediaType `json:"mediaType"`
+		Config        json.RawMessage `json:"config"`
+		Manifests     json.RawMessage `json:"manifests"`
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		return nil, "", fmt.Errorf("%s is not a manifest: %w", p.where(name), err)
+	}
+	mt := doc.MediaType
+	switch {
+	case mt != "" && d.MediaType != "" && mt != d.MediaType:
+		return nil, "", &UnsupportedError{Path: p.path, What: fmt.Sprintf(
+			"the manifest %s says its media type is %s, its descriptor says %s", d.Digest, mt, d.MediaType)}
+	case mt == "" && d.MediaType != "":
+		mt = d.MediaType
+	case mt == "" && doc.Manifests != nil:
+		mt = types.OCIImageIndex
+	case mt == "" && doc.Config != nil:
+		mt = types.OCIManifestSchema1
+	}
+	if mt.IsSchema1() || doc.SchemaVersion == 1 {
+		return nil, "", &UnsupportedError{Path: p.path, What: fmt.Sprintf("the manifest %s is Docker schema 1, which ECR no longer takes", d.Digest)}
+	}
+	return raw, mt, nil
+}
+
+// addIndex plans the push of an index and everything it references,
+// children first.
+func (p *planner) addIndex(d v1.Descriptor, raw []byte, mt types.MediaType, plat string) error {
+	if p.seenManifests[d.Digest.String()] {
+		return nil
+	}
+	idx, err := v1.ParseIndexManifest(bytes.NewReader(raw))
+	if err != nil {
+		return fmt.Errorf("%s: %w", p.where(blobName(d.Digest)), err)
+	}
+	for _, c := range idx.Manifests {
+		what := "manifest"
+		if pl := platformOf(c); pl != "" {
+			what = "manifest for " + pl
+		}
+		craw, cmt, err := p.readManifest(c, what)
+		if err != nil {
+			var missing *MissingError
+			if errors.As(err, &missing) {
+				missing.Hint = fmt.Sprintf("the index %s references it; set platform to push one platform's image only", d.Digest)
+			}
+			return err
+		}
+		switch {
+		case cmt.IsIndex():
+			err = p.addIndex(c, craw, cmt, platformOf(c))
+		case cmt.IsImage():
+			err = p.addImageManifest(c, craw, cmt, platformOf(c))
+		default:
+			err = &UnsupportedError{Path: p.path, What: fmt.Sprintf("the index %s references %s of media type %q, neither an image manifest nor an index", d.Digest, c.Digest, cmt)}
+		}
+		if err != nil {
+			return err
+		}
+	}
+	p.addManifest(Manifest{Digest: d.Digest.String(), MediaType: string(mt), Raw: raw, Platform: plat})
+	return nil
+}
+
+// addImage plans the push of an image manifest and its blobs.
+func (p *planner) addImage(d v1.Descriptor, plat string) error {
+	raw, mt, err := p.readManifest(d, "")
+	if err != nil {
+		return err
+	}
+	if !mt.IsImage() {
+		return &UnsupportedError{Path: p.path, What: fmt.Sprintf("the manifest %s has media type %q, not an image manifest's", d.Digest, mt)}
+	}
+	return p.addImageManifest(d, raw, mt, plat)
+}
+
+func (p *planner) addImageManifest(d v1.Descriptor, raw []byte, mt types.MediaType, plat string) error {
+	if p.seenManifests[d.Digest.String()] {
+		return nil
+	}
+	m, err := v1.ParseManifest(bytes.NewReader(raw))
+	if err != nil {
+		return fmt.Errorf("%s: %w", p.where(blobName(d.Digest)), err)
+	}
+	for _, b := range append([]v1.Descriptor{m.Config}, m.Layers...) {
+		if b.Digest.Algorithm != "sha256" {
+			return &UnsupportedError{Path: p.path, What: fmt.Sprintf("blob digest %s: only sha256 digests are pushed to ECR", b.Digest)}
+		}
+		name := blobName(b.Digest)
+		if len(b.URLs) > 0 && !exists(p.store, name) {
+			continue // a foreign layer: registries fetch it from its URLs
+		}
+		if err := p.addBlob(name, b.Digest.String(), string(b.MediaType), b.Size); err != nil {
+			return err
+		}
+	}
+	p.addManifest(Manifest{Digest: d.Digest.String(), MediaType: string(mt), Raw: raw, Platform: plat})
+	return nil
+}
+
+// flatten returns the image manifests an index references, through nested
+// indexes, attestations included.
+func (p *planner) flatten(raw []byte) ([]v1.Descriptor, error) {
+	idx, err := v1.ParseIndexManifest(bytes.NewReader(raw))
+	if err != nil {
+		return nil, err
+	}
+	var out []v1.Descriptor
+	for _, c := range idx.Manifests {
+		if !c.MediaType.IsIndex() {
+			out = append(out, c)
+			continue
+		}
+		craw, _, err := p.readManifest(c, "nested index")
+		if err != nil {
+			return nil, err
+		}
+		sub, err := p.flatten(craw)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, sub...)
+	}
+	return out, nil
+}
+
+// choosePlatform picks the one image manifest of ds for the wanted platform,
+// never an attestation.
+func (p *planner) choosePlatform(ds []v1.Descriptor, from string) (v1.Descriptor, error) {
+	var platforms []v1.Descriptor
+	for _, d := range ds {
+		if d.Platform != nil && !isAttestation(d) && (d.MediaType == "" || d.MediaType.IsImage()) {
+			platforms = append(platforms, d)
+		}
+	}
+	var exact []v1.Descriptor
+	for _, d := range platforms {
+		if platformMatches(*d.Platform, *p.want, true) {
+			exact = append(exact, d)
+		}
+	}
+	if len(exact) == 0 && p.want.Variant == "" {
+		for _, d := range platforms {
+			if platformMatches(*d.Platform, *p.want, false) {
+				exact = append(exact, d)
+			}
+		}
+	}
+	switch len(exact) {
+	case 1:
+		return exact[0], nil
+	case 0:
+		return v1.Descriptor{}, &ChoiceError{Path: p.path,
+			Problem: fmt.Sprintf("%s has no image for platform %s", from, p.opts.Platform),
+			Hint:    "set platform to one it has", Candidates: candidates(platforms)}
+	default:
+		return v1.Descriptor{}, &ChoiceError{Path: p.path,
+			Problem: fmt.Sprintf("%s has %d images for platform %s", from, len(exact), p.opts.Platform),
+			Hint:    "set platform with a variant, or set ref to a digest", Candidates: candidates(exact)}
+	}
+}
+
+// configPlatform reads the platform from an image manifest's config, or
+// returns nil when the config gives none.
+func (p *planner) configPlatform(raw []byte) (*v1.Platform, error) {
+	m, err := v1.ParseManifest(bytes.NewReader(raw))
+	if err != nil {
+		return nil, err
+	}
+	name := blobName(m.Config.Digest)
+	if !m.Config.MediaType.IsConfig() {
+		return nil, nil // an artifact: no platform
+	}
+	cfgRaw, err := readSmall(p.store, name, maxConfigSize)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, &MissingError{Path: p.path, Name: name, Digest: m.Config.Digest.String(), What: "config"}
+		}
+		return nil, err
+	}
+	cfg, err := v1.ParseConfigFile(bytes.NewReader(cfgRaw))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", p.where(name), err)
+	}
+	if cfg.OS == "" || cfg.Architecture == "" {
+		return nil, nil
+	}
+	return cfg.Platform(), nil
+}
+
+// parsePlatform parses "os/arch[/variant]".
+func parsePlatform(s string) (*v1.Platform, error) {
+	p, err := v1.ParsePlatform(s)
+	if err == nil && (p.OS == "" || p.Architecture == "") {
+		err = errors.New("it needs an OS and an architecture")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("platform %q is not of the form os/arch[/variant]: %w", s, err)
+	}
+	return p, nil
+}
+
+// normalize spells a platform as containerd does: architecture aliases
+// folded, the default variant of arm64 (v8), arm (v7) and amd64 (v1) made
+// explicit.
+func normalize(p v1.Platform) v1.Platform {
+	switch p.Architecture {
+	case "x86_64", "x86-64":
+		p.Architecture = "amd64"
+	case "aarch64":
+		p.Architecture = "arm64"
+	}
+	if p.Variant == "" {
+		switch p.Architecture {
+		case "arm64":
+			p.Variant = "v8"
+		case "arm":
+			p.Variant = "v7"
+		case "amd64":
+			p.Variant = "v1"
+		}
+	}
+	return p
+}
+
+// platformMatches reports whether have is the wanted platform. With
+// variant false, only OS and architecture are compared.
+func platformMatches(have, want v1.Platform, variant bool) bool {
+	h, w := normalize(have), normalize(want)
+	if h.OS != w.OS || h.Architecture != w.Architecture {
+		return false
+	}
+	if want.OSVersion != "" && h.OSVersion != w.OSVersion {
+		return false
+	}
+	return !variant || h.Variant == w.Variant
+}

@@ -1,0 +1,297 @@
+package imagesource
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"slices"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+)
+
+// Kind is the form of a source on disk.
+type Kind string
+
+const (
+	// KindOCILayout is an OCI image layout directory (index.json, blobs/).
+	KindOCILayout Kind = "oci-layout"
+	// KindOCIArchive is a tar of an OCI image layout, including what
+	// `docker save` writes from Docker 25 on.
+	KindOCIArchive Kind = "oci-archive"
+	// KindDockerArchive is a legacy `docker save` tarball (manifest.json,
+	// configs and layer tars, no manifests), or such a tarball extracted
+	// into a directory.
+	KindDockerArchive Kind = "docker-archive"
+)
+
+// Limits on what Open reads into memory.
+const (
+	// maxManifestSize is the largest manifest read: ECR's own limit on a
+	// manifest given to PutImage.
+	maxManifestSize = 4 << 20
+	// maxConfigSize is the largest image config read (legacy tarballs, and
+	// images whose descriptor gives no platform).
+	maxConfigSize = 16 << 20
+	// maxIndexSize is the largest index.json or manifest.json read.
+	maxIndexSize = 16 << 20
+)
+
+// Options says which image of a source to push.
+type Options struct {
+	// Ref picks an image among those a layout's index.json lists, by its
+	// org.opencontainers.image.ref.name or io.containerd.image.name
+	// annotation or its digest ("sha256:..."), or, in a legacy docker save
+	// tarball, by one of its RepoTags. Empty: the source must hold one image.
+	Ref string
+	// Platform, "os/arch[/variant]", picks that platform's image manifest
+	// from a multi-platform index; only it is pushed. Empty: an index is
+	// pushed whole. With a single image, it must be that platform's.
+	Platform string
+	// TempDir is where a gzip-compressed tarball is decompressed to; empty:
+	// os.TempDir().
+	TempDir string
+}
+
+// Manifest is one manifest to push with PutImage: Raw, unchanged, with
+// MediaType as imageManifestMediaType.
+type Manifest struct {
+	// Digest is "sha256:<hex>" of Raw: the image digest ECR will report.
+	Digest string
+	// MediaType is the manifest's media type (its mediaType field when it
+	// has one).
+	MediaType string
+	// Raw is the manifest's bytes.
+	Raw []byte
+	// Platform is "os/arch[/variant]" as the index that references the
+	// manifest gives it, or as the chosen image's config gives it, or "".
+	Platform string
+}
+
+// Blob is a config or layer to push before the manifests. Its fields map
+// onto ecrpush.Blob (Name, Digest, Size, Content).
+type Blob struct {
+	// Name says where the blob is in the source, for progress and errors.
+	Name string
+	// Digest is "sha256:<hex>".
+	Digest string
+	// Size is its length in bytes.
+	Size int64
+	// MediaType is what the manifest that references it calls it.
+	MediaType string
+	// Content reads the blob, from several goroutines at once if need be.
+	// It checks the bytes against Digest as they are read: the read that
+	// completes the blob fails with a *DigestMismatchError if they differ.
+	// It is valid until the Source is closed.
+	Content io.ReaderAt
+}
+
+// Verify reads the whole blob and checks it against its digest.
+func (b Blob) Verify(ctx context.Context) error {
+	got, err := hashReaderAt(ctx, b.Content, b.Size)
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", b.Name, err)
+	}
+	if got != b.Digest {
+		return &DigestMismatchError{Name: b.Name, Want: b.Digest, Got: got, Size: b.Size}
+	}
+	return nil
+}
+
+// Source is an image on disk, ready to push. Close it when done.
+type Source struct {
+	path      string
+	kind      Kind
+	store     store
+	manifests []Manifest
+	blobs     []Blob
+}
+
+// Path is the path given to Open.
+func (s *Source) Path() string { return s.path }
+
+// Kind is the form the source has on disk.
+func (s *Source) Kind() Kind { return s.kind }
+
+// Digest is the digest of the top-level manifest (the chosen image's, or
+// the index's when an index is pushed whole): the image digest in ECR.
+func (s *Source) Digest() string { return s.top().Digest }
+
+// MediaType is the top-level manifest's media type.
+func (s *Source) MediaType() string { return s.top().MediaType }
+
+// Platform is the chosen image's platform when a single image is pushed
+// and its platform is known ("os/arch[/variant]"), else "".
+func (s *Source) Platform() string { return s.top().Platform }
+
+func (s *Source) top() Manifest { return s.manifests[len(s.manifests)-1] }
+
+// Manifests returns the manifests to push with PutImage, in order: an
+// index's children (and theirs) before it. The last is the top-level one.
+// Each digest appears once.
+func (s *Source) Manifests() []Manifest { return slices.Clone(s.manifests) }
+
+// Blobs returns every distinct blob the manifests reference and the source
+// holds (foreign layers, which the source does not hold and registries
+// fetch from their URLs, are left out), configs before layers, in manifest
+// order. They must all be in the repository before the first PutImage.
+func (s *Source) Blobs() []Blob { return slices.Clone(s.blobs) }
+
+// Verify reads every blob and checks it against its digest (manifests were
+// checked by Open). It returns the first *DigestMismatchError or read error.
+func (s *Source) Verify(ctx context.Context) error {
+	for _, b := range s.blobs {
+		if err := b.Verify(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Close releases the files the Source holds open and removes its temporary
+// file, if any. Blob contents are unreadable after it.
+func (s *Source) Close() error {
+	if s.store == nil {
+		return nil
+	}
+	err := s.store.close()
+	s.store = nil
+	return err
+}
+
+// Open reads the image at path (an OCI image layout directory, a tar of
+// one, or a docker save tarball, possibly gzip-compressed), chooses what to
+// push according to opts, and returns the push plan. It reads manifests,
+// index.json and (for legacy tarballs) configs, and checks that every blob
+// is present with the right size; it reads no layer of an OCI layout.
+func Open(path string, opts Options) (*Source, error) {
+	var want *v1.Platform
+	if opts.Platform != "" {
+		p, err := parsePlatform(opts.Platform)
+		if err != nil {
+			return nil, err
+		}
+		want = p
+	}
+	info, err := os.Stat(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, &NotImageError{Path: path, Why: "there is no such file or directory"}
+		}
+		return nil, err
+	}
+	s := &Source{path: path}
+	switch {
+	case info.IsDir():
+		d := &dirStore{root: path}
+		s.store = d
+		switch {
+		case exists(d, "index.json"):
+			if _, err := layout.FromPath(path); err != nil {
+				return nil, err
+			}
+			s.kind = KindOCILayout
+		case exists(d, "manifest.json"):
+			s.kind = KindDockerArchive
+		default:
+			return nil, &NotImageError{Path: path, Why: notImageWhy}
+		}
+	case info.Mode().IsRegular():
+		t, err := openTar(path, opts.TempDir)
+		if err != nil {
+			return nil, err
+		}
+		s.store = t
+		t.findRoot()
+		switch {
+		case exists(t, "index.json"):
+			s.kind = KindOCIArchive
+		case exists(t, "manifest.json"):
+			s.kind = KindDockerArchive
+		default:
+			_ = t.close()
+			return nil, &NotImageError{Path: path, Why: notImageWhy}
+		}
+	default:
+		return nil, &NotImageError{Path: path, Why: fmt.Sprintf("it is neither a directory nor a file (%s)", info.Mode().Type())}
+	}
+	p := &planner{path: path, kind: s.kind, store: s.store, opts: opts, want: want,
+		seenManifests: map[string]bool{}, seenBlobs: map[string]bool{}}
+	if s.kind == KindDockerArchive {
+		err = p.planDocker()
+	} else {
+		err = p.planOCI()
+	}
+	if err != nil {
+		_ = s.store.close()
+		return nil, err
+	}
+	s.manifests, s.blobs = p.manifests, p.blobs
+	return s, nil
+}
+
+func exists(s store, name string) bool {
+	_, err := s.stat(name)
+	return err == nil
+}
+
+// planner builds a Source's push plan.
+type planner struct {
+	path  string
+	kind  Kind
+	store store
+	opts  Options
+	want  *v1.Platform
+
+	manifests     []Manifest
+	seenManifests map[string]bool
+	blobs         []Blob
+	seenBlobs     map[string]bool
+}
+
+// where names a file of the source in messages.
+func (p *planner) where(name string) string {
+	if p.kind == KindOCILayout || (p.kind == KindDockerArchive && p.isDir()) {
+		return p.path + string(os.PathSeparator) + strings.ReplaceAll(name, "/", string(os.PathSeparator))
+	}
+	return p.path + ":" + name
+}
+
+func (p *planner) isDir() bool {
+	_, ok := p.store.(*dirStore)
+	return ok
+}
+
+// addManifest appends m to the plan unless it is there already.
+func (p *planner) addManifest(m Manifest) {
+	if p.seenManifests[m.Digest] {
+		return
+	}
+	p.seenManifests[m.Digest] = true
+	p.manifests = append(p.manifests, m)
+}
+
+// addBlob appends the blob file at name to the plan, checking its size.
+func (p *planner) addBlob(name, digest, mediaType string, size int64) error {
+	if p.seenBlobs[digest] {
+		return nil
+	}
+	ra, got, err := p.store.open(name)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return &MissingError{Path: p.path, Name: name, Digest: digest, What: "blob (" + mediaType + ")"}
+		}
+		return err
+	}
+	if size >= 0 && got != size {
+		return &SizeMismatchError{Name: p.where(name), Digest: digest, Want: size, Got: got}
+	}
+	p.seenBlobs[digest] = true
+	p.blobs = append(p.blobs, Blob{Name: p.where(name), Digest: digest, Size: got, MediaType: mediaType,
+		Content: newVerifier(ra, got, digest, p.where(name))})
+	return nil
+}

@@ -1,0 +1,94 @@
+package imagesource
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"sync"
+)
+
+// hashChunk is how much is read at a time when hashing.
+const hashChunk = 1 << 20
+
+// hashReaderAt returns "sha256:<hex>" of the first size bytes of ra.
+func hashReaderAt(ctx context.Context, ra io.ReaderAt, size int64) (string, error) {
+	h := sha256.New()
+	if err := hashRange(ctx, h, ra, 0, size); err != nil {
+		return "", err
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// hashRange writes bytes [from, to) of ra to h.
+func hashRange(ctx context.Context, h hash.Hash, ra io.ReaderAt, from, to int64) error {
+	buf := make([]byte, min(to-from, hashChunk))
+	for off := from; off < to; {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		n := min(int64(len(buf)), to-off)
+		got, err := ra.ReadAt(buf[:n], off)
+		if int64(got) < n {
+			if err == nil || errors.Is(err, io.EOF) {
+				err = fmt.Errorf("the content ends at byte %d, before its size %d (changed since it was opened?)", off+int64(got), to)
+			}
+			return err
+		}
+		h.Write(buf[:n])
+		off += n
+	}
+	return nil
+}
+
+// verifier is a ReaderAt that hashes the bytes read through it, in order:
+// it keeps the hash of bytes [0, next); a read that ends past next hashes
+// the new bytes (reading the gap first if the read starts past next). The
+// read that brings next to size compares the hash with the digest and, when
+// they differ, fails, as does every read after it.
+type verifier struct {
+	ra   io.ReaderAt
+	size int64
+	want string
+	name string
+
+	mu   sync.Mutex
+	h    hash.Hash
+	next int64
+	err  error // a *DigestMismatchError once found
+}
+
+func newVerifier(ra io.ReaderAt, size int64, digest, name string) *verifier {
+	return &verifier{ra: ra, size: size, want: digest, name: name, h: sha256.New()}
+}
+
+func (v *verifier) ReadAt(p []byte, off int64) (int, error) {
+	n, err := v.ra.ReadAt(p, off)
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.err != nil {
+		return 0, v.err
+	}
+	end := off + int64(n)
+	if n == 0 || end <= v.next || v.next >= v.size {
+		return n, err
+	}
+	if off > v.next {
+		if gapErr := hashRange(context.Background(), v.h, v.ra, v.next, off); gapErr != nil {
+			return n, err // the read itself went well; the gap is read again next time
+		}
+		v.next = off
+	}
+	v.h.Write(p[v.next-off : n])
+	v.next = end
+	if v.next >= v.size {
+		if got := "sha256:" + hex.EncodeToString(v.h.Sum(nil)); got != v.want {
+			v.err = &DigestMismatchError{Name: v.name, Want: v.want, Got: got, Size: v.size}
+			return 0, v.err
+		}
+	}
+	return n, err
+}
