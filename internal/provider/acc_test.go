@@ -162,6 +162,14 @@ func (c requestsCheck) CheckState(_ context.Context, _ statecheck.CheckStateRequ
 	resp.Error = c.check(c.srv.Requests())
 }
 
+// stateCheckFunc runs an assertion that needs no state, after the state is
+// written: on what the endpoint or a test provider recorded.
+type stateCheckFunc func() error
+
+func (f stateCheckFunc) CheckState(_ context.Context, _ statecheck.CheckStateRequest, resp *statecheck.CheckStateResponse) {
+	resp.Error = f()
+}
+
 // hostListsOpenActions reports whether the CLI under test lists each
 // ephemeral resource as an "open" change in its plans. OpenTofu 1.11 does (it
 // keeps placeholders for them in plan files); Terraform and OpenTofu 1.12+ do

@@ -3,17 +3,20 @@ package provider
 import (
 	"context"
 	"encoding/json"
-	"net/url"
+	"fmt"
+	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/provider/schema"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
-	"github.com/ecrlabs/terraform-provider-ecr/internal/ecrpush"
+	"github.com/ecrlabs/terraform-provider-ecr/internal/ecrlocal"
 )
 
 // accepts runs string validators the way the framework does.
@@ -28,17 +31,42 @@ func accepts(vs []validator.String, value string) bool {
 	return true
 }
 
+// FuzzURLValidator states what an accepted URL must be, through net/http
+// rather than the validator's own url.Parse call: the SDK builds requests
+// from it, so http.NewRequest must take it with an http(s) scheme and a host.
+// Conversely, every scheme://host[:port][/path] made of valid parts must be
+// accepted.
 func FuzzURLValidator(f *testing.F) {
 	for _, seed := range []string{"https://api.ecr.eu-west-1.amazonaws.com", "http://127.0.0.1:4566", "not a url", "ftp://x", "https://", "", "http://[::1]:80/", "%zz"} {
-		f.Add(seed)
+		f.Add(seed, "ecr.example.com", uint16(443), "/v1")
 	}
-	f.Fuzz(func(t *testing.T, s string) {
-		if !accepts([]validator.String{urlValidator()}, s) {
+	v := []validator.String{urlValidator()}
+	f.Fuzz(func(t *testing.T, s, host string, port uint16, p string) {
+		if accepts(v, s) {
+			req, err := http.NewRequest(http.MethodPost, s, nil)
+			if err != nil || (req.URL.Scheme != "http" && req.URL.Scheme != "https") || req.URL.Host == "" {
+				t.Fatalf("accepted %q, which net/http cannot send to (%v)", s, err)
+			}
+		}
+		host = strings.Map(func(r rune) rune {
+			if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '.' || r == '-' {
+				return r
+			}
+			return -1
+		}, strings.ToLower(host))
+		p = "/" + strings.Map(func(r rune) rune {
+			if r >= 'a' && r <= 'z' || r == '/' {
+				return r
+			}
+			return -1
+		}, p)
+		if host == "" {
 			return
 		}
-		u, err := url.Parse(s)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			t.Fatalf("accepted %q", s)
+		for _, u := range []string{"https://" + host, fmt.Sprintf("http://%s:%d%s", host, port, p)} {
+			if !accepts(v, u) {
+				t.Fatalf("refused %q", u)
+			}
 		}
 	})
 }
@@ -57,34 +85,84 @@ func FuzzDurationValidator(f *testing.F) {
 	})
 }
 
+// FuzzJSONValidator: accepted exactly when encoding/json's decoder can read
+// the whole string into a value (the validator uses the scanner, json.Valid).
 func FuzzJSONValidator(f *testing.F) {
-	for _, seed := range []string{`{"Version":"2012-10-17"}`, "{not json", "", "null", "[1,2", `"x"`} {
+	for _, seed := range []string{`{"Version":"2012-10-17"}`, "{not json", "", "null", "[1,2", `"x"`, "1 2"} {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		if got, want := accepts([]validator.String{jsonValidator()}, s), json.Valid([]byte(s)); got != want {
+		var v any
+		if got, want := accepts([]validator.String{jsonValidator()}, s), json.Unmarshal([]byte(s), &v) == nil; got != want {
 			t.Fatalf("%q: accepted=%v, want %v", s, got, want)
 		}
 	})
 }
 
-// FuzzSchemaValidators holds the schema's validators to the engine's checks,
-// which are themselves fuzzed against the ECR model.
+// FuzzSchemaValidators holds the schema's validators to oracles of their
+// own: the official ECR model's shapes (pattern, lengths), compiled here from
+// the model the local endpoint embeds, not from the engine's constants; and,
+// for regions (the model has no region shape), the properties of a region
+// name written out.
 func FuzzSchemaValidators(f *testing.F) {
-	for _, seed := range []string{"team/app", "a", "Team", "123456789012", "eu-west-1", "", "a__b", "12345678901٢"} {
+	for _, seed := range []string{"team/app", "a", "Team", "123456789012", "eu-west-1", "", "a__b", "12345678901٢", "us-gov-west-1", "eu-west"} {
 		f.Add(seed)
 	}
+	repoShape, registryShape := modelShape(f, "RepositoryName"), modelShape(f, "RegistryId")
 	f.Fuzz(func(t *testing.T, s string) {
-		if got, want := accepts(repositoryNameValidators(), s), ecrpush.ValidateRepositoryName(s) == nil; got != want {
-			t.Fatalf("repository name %q: schema accepts=%v, engine accepts=%v", s, got, want)
+		if got, want := accepts(repositoryNameValidators(), s), repoShape(s); got != want {
+			t.Fatalf("repository name %q: schema accepts=%v, model accepts=%v", s, got, want)
 		}
-		if got, want := accepts([]validator.String{registryIDValidator()}, s), ecrpush.ValidateRegistryID(s) == nil; got != want {
-			t.Fatalf("registry ID %q: schema accepts=%v, engine accepts=%v", s, got, want)
+		if got, want := accepts([]validator.String{registryIDValidator()}, s), registryShape(s); got != want {
+			t.Fatalf("registry ID %q: schema accepts=%v, model accepts=%v", s, got, want)
 		}
-		if got, want := accepts([]validator.String{regionValidator()}, s), ecrpush.ValidateRegion(s) == nil; got != want {
-			t.Fatalf("region %q: schema accepts=%v, engine accepts=%v", s, got, want)
+		if got, want := accepts([]validator.String{regionValidator()}, s), looksLikeRegion(s); got != want {
+			t.Fatalf("region %q: schema accepts=%v, want %v", s, got, want)
 		}
 	})
+}
+
+// modelShape compiles a string shape of the official model, anchored, with
+// its lengths counted in characters as the service counts them.
+func modelShape(f *testing.F, name string) func(string) bool {
+	shape, ok := ecrlocal.StringShape(name)
+	if !ok {
+		f.Fatalf("the model has no string shape %s", name)
+	}
+	re := regexp.MustCompile(`^(?:` + shape.Pattern + `)$`)
+	return func(s string) bool {
+		n := utf8.RuneCountInString(s)
+		return re.MatchString(s) && (shape.Min == 0 || n >= shape.Min) && (shape.Max == 0 || n <= shape.Max)
+	}
+}
+
+// looksLikeRegion: two lowercase letters, then one or more dash-separated
+// runs of lowercase letters, then a dash and digits (eu-west-1,
+// us-gov-west-1, ap-southeast-3), written without a regular expression.
+func looksLikeRegion(s string) bool {
+	parts := strings.Split(s, "-")
+	if len(parts) < 3 || len(parts[0]) != 2 {
+		return false
+	}
+	isRun := func(p string, ok func(rune) bool) bool {
+		if p == "" {
+			return false
+		}
+		for _, r := range p {
+			if !ok(r) {
+				return false
+			}
+		}
+		return true
+	}
+	lower := func(r rune) bool { return r >= 'a' && r <= 'z' }
+	digit := func(r rune) bool { return r >= '0' && r <= '9' }
+	for _, p := range parts[:len(parts)-1] {
+		if !isRun(p, lower) {
+			return false
+		}
+	}
+	return isRun(parts[len(parts)-1], digit)
 }
 
 // FuzzProviderBlockValidators covers the provider block's remaining

@@ -245,14 +245,16 @@ resource "terraform_data" "provisioned" {
 			ConfigStateChecks: []statecheck.StateCheck{
 				statecheck.ExpectKnownValue("sink_secret.test", tfjsonpath.New("value_wo"), knownvalue.Null()),
 				noUploadIDs{srv},
-				requestsCheck{srv, func(reqs []ecrlocal.Request) error {
+				// The sink recorded what its write-only argument received:
+				// the one upload the endpoint issued, at apply.
+				stateCheckFunc(func() error {
 					got, _ := sinkReceived.Load(key)
 					ids := issuedUploadIDs(srv)
 					if len(ids) != 1 || got != ids[0]+"/5242880" {
 						return fmt.Errorf("the write-only argument got %v; the endpoint issued %v", got, ids)
 					}
 					return nil
-				}},
+				}),
 			},
 		})},
 	})

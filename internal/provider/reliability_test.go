@@ -50,6 +50,9 @@ func TestAccReliability_faultsRetriedToSuccess(t *testing.T) {
 	})
 }
 
+// TestAccReliability_adaptiveRetryMode shows a provider in adaptive mode gets
+// past throttling. Standard mode would too: that the setting reaches the
+// SDK's retryer is TestRetryModeReachesTheRetryer's job.
 func TestAccReliability_adaptiveRetryMode(t *testing.T) {
 	srv := testAccEndpoint(t)
 	srv.CreateRepository(testAccRegion, "", "team/app")
