@@ -91,4 +91,3 @@ func TestAccCLI_interruptCancelsInFlightRequest(t *testing.T) {
 		})
 	}
 }
-

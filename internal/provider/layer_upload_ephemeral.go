@@ -16,7 +16,9 @@ var (
 	_ ephemeral.EphemeralResourceWithConfigure = (*layerUploadEphemeralResource)(nil)
 )
 
-func newLayerUploadEphemeralResource() ephemeral.EphemeralResource { return &layerUploadEphemeralResource{} }
+func newLayerUploadEphemeralResource() ephemeral.EphemeralResource {
+	return &layerUploadEphemeralResource{}
+}
 
 // layerUploadEphemeralResource is ecr_layer_upload: it starts a layer upload and
 // hands its ID and part size to configuration that must not store them.

@@ -14,17 +14,17 @@ import (
 // providerModel is the provider block. Argument names and their environment
 // variables follow the AWS provider's, so users' habits carry over.
 type providerModel struct {
-	Region                    types.String `tfsdk:"region"`
-	Profile                   types.String `tfsdk:"profile"`
-	AccessKey                 types.String `tfsdk:"access_key"`
-	SecretKey                 types.String `tfsdk:"secret_key"`
-	Token                     types.String `tfsdk:"token"`
-	SharedConfigFiles         types.List   `tfsdk:"shared_config_files"`
-	SharedCredentialsFiles    types.List   `tfsdk:"shared_credentials_files"`
+	Region                 types.String `tfsdk:"region"`
+	Profile                types.String `tfsdk:"profile"`
+	AccessKey              types.String `tfsdk:"access_key"`
+	SecretKey              types.String `tfsdk:"secret_key"`
+	Token                  types.String `tfsdk:"token"`
+	SharedConfigFiles      types.List   `tfsdk:"shared_config_files"`
+	SharedCredentialsFiles types.List   `tfsdk:"shared_credentials_files"`
 	// The blocks are lists so that a dynamic block whose for_each is
 	// unknown at plan decodes (as unknown) instead of failing conversion.
-	AssumeRole types.List `tfsdk:"assume_role"`
-	Endpoints  types.List `tfsdk:"endpoints"`
+	AssumeRole                types.List   `tfsdk:"assume_role"`
+	Endpoints                 types.List   `tfsdk:"endpoints"`
 	MaxRetries                types.Int64  `tfsdk:"max_retries"`
 	RetryMode                 types.String `tfsdk:"retry_mode"`
 	CustomCABundle            types.String `tfsdk:"custom_ca_bundle"`

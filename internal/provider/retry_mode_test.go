@@ -86,7 +86,7 @@ func typesInside(v any) []string {
 			if rv.IsNil() {
 				return
 			}
-			out = append(out, fmt.Sprintf("%s", rv.Type()))
+			out = append(out, rv.Type().String())
 			if rv.Elem().Kind() == reflect.Struct {
 				walk(rv.Elem(), depth+1)
 			}
