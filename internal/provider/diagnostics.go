@@ -244,3 +244,75 @@ func registryOrWildcard(registryID, accountID string) string {
 		return "<account-id>"
 	}
 }
+
+// explainPushFailure words an error from the push engine: its typed errors
+// about the blob or the upload, and, for a failed ECR call, what
+// explainECRFailure says. accountID names the caller's registry, when known.
+func explainPushFailure(err error, accountID string) (summary, detail string) {
+	var (
+		blobErr     *ecrpush.BlobError
+		partSize    *ecrpush.PartSizeError
+		tooMany     *ecrpush.TooManyPartsError
+		mismatch    *ecrpush.DigestMismatchError
+		empty       *ecrpush.EmptyBlobError
+		readErr     *ecrpush.BlobReadError
+		invalid     *ecrpush.InvalidBlobError
+		noProgress  *ecrpush.NoProgressError
+		unexpected  *ecrpush.UnexpectedAnswerError
+		badUpload   *ecrpush.InvalidUploadError
+		description string
+	)
+	if errors.As(err, &blobErr) {
+		description = "\n\n" + blobErr.Error()
+	} else {
+		description = "\n\n" + err.Error()
+	}
+	switch {
+	case errors.As(err, &mismatch):
+		return "Layer Content Changed", fmt.Sprintf(
+			"The file's %d bytes hash to %s, not to %s, the digest planned. The file changed between plan and "+
+				"apply (or while it was being read); run plan again once it is written.%s",
+			mismatch.Size, mismatch.Got, mismatch.Want, description)
+	case errors.As(err, &partSize):
+		what := "ECR asked for a part size the provider cannot use"
+		fix := "Report it: ECR's API model allows parts of 5,242,880 to 20,971,520 bytes."
+		if partSize.HandedIn {
+			what = "The part size handed in (part_size_wo) cannot be used for this layer"
+			fix = "Hand in ephemeral.ecr_layer_upload's own part_size, unchanged, or leave out upload_id_wo and part_size_wo."
+		}
+		return "Unusable Part Size", fmt.Sprintf("%s: %d bytes. %s%s", what, partSize.PartSize, fix, description)
+	case errors.As(err, &tooMany):
+		return "Layer Too Large for ECR", fmt.Sprintf(
+			"ECR takes at most %d parts per layer; at %d bytes a part, this layer of %d bytes needs %d. "+
+				"Split the content into smaller layers.%s",
+			ecrpush.MaxParts, tooMany.PartSize, tooMany.BlobSize, tooMany.Parts, description)
+	case errors.As(err, &empty):
+		return "Empty Layer", fmt.Sprintf(
+			"The file is empty and the repository does not have the empty blob (%s). ECR's layer upload API cannot "+
+				"upload zero bytes; give a file with content.%s", empty.Digest, description)
+	case errors.As(err, &readErr):
+		return "Cannot Read the Layer File", fmt.Sprintf(
+			"Reading the file failed at byte %d of %d. Check that it is readable and is not being written "+
+				"while Terraform runs.%s", readErr.Offset, readErr.Size, description)
+	case errors.As(err, &invalid):
+		return "Invalid Layer", fmt.Sprintf("The layer cannot be pushed: %s. This is a bug in the provider if "+
+			"the plan succeeded.%s", invalid.Reason, description)
+	case errors.As(err, &badUpload):
+		return "Invalid Upload ID", fmt.Sprintf(
+			"The upload ID handed in (upload_id_wo), %q, is not an ECR upload ID (a UUID). Hand in "+
+				"ephemeral.ecr_layer_upload's upload_id.%s", badUpload.UploadID, description)
+	case errors.As(err, &noProgress):
+		return "ECR Kept Refusing the Upload", fmt.Sprintf(
+			"ECR refused %s %d times in a row without accepting more bytes (next byte %d), so the push stopped "+
+				"instead of looping. Try again; what ECR acknowledged is kept, and the next apply goes on from there.%s",
+			noProgress.Operation, noProgress.Attempts, noProgress.Offset, description)
+	case errors.As(err, &unexpected):
+		return "Unexpected Answer from ECR", fmt.Sprintf(
+			"ECR's answer to %s makes no sense: %s. An endpoints.ecr that is not ECR, or a proxy that changes "+
+				"answers, is the usual cause.%s", unexpected.Operation, unexpected.What, description)
+	}
+	if _, ok := ecrpush.FactsOf(err); ok {
+		return explainECRFailure(err, accountID)
+	}
+	return "Layer Push Failed", strings.TrimPrefix(description, "\n\n")
+}

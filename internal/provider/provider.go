@@ -96,9 +96,13 @@ func (p *ecrProvider) Configure(ctx context.Context, req provider.ConfigureReque
 	resp.EphemeralResourceData = c
 }
 
-func (p *ecrProvider) Resources(context.Context) []func() resource.Resource { return nil }
+func (p *ecrProvider) Resources(context.Context) []func() resource.Resource {
+	return []func() resource.Resource{newLayerResource}
+}
 
-func (p *ecrProvider) DataSources(context.Context) []func() datasource.DataSource { return nil }
+func (p *ecrProvider) DataSources(context.Context) []func() datasource.DataSource {
+	return []func() datasource.DataSource{newLayerAvailabilityDataSource}
+}
 
 func (p *ecrProvider) EphemeralResources(context.Context) []func() ephemeral.EphemeralResource {
 	return []func() ephemeral.EphemeralResource{newLayerUploadEphemeralResource}

@@ -1,0 +1,5 @@
+# <registry_id>/<repository_name>@<digest>, in the provider's region:
+terraform import ecr_layer.app 123456789012/team/app@sha256:3f0a6e3b5c8d1e2f4a7b9c0d1e2f3a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e0f
+
+# In another region, precede it with the region:
+terraform import ecr_layer.app us-east-1/123456789012/team/app@sha256:3f0a6e3b5c8d1e2f4a7b9c0d1e2f3a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e0f
