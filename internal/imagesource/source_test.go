@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -543,6 +544,33 @@ func TestCorruptedBlob(t *testing.T) {
 		if !errors.As(err, &dm) {
 			t.Errorf("the last part read alone: %v", err)
 		}
+		// An intact blob read backwards, in parts, and concurrently, passes.
+		intactDir := string(build(t))
+		want := must(readAll(open(t, intactDir, Options{}).Blobs()[i], 1<<20))
+		b = open(t, intactDir, Options{}).Blobs()[i]
+		errs := make(chan error, 3)
+		for range 3 {
+			go func() {
+				got := make([]byte, b.Size)
+				for off := (b.Size - 1) / 700 * 700; off >= 0; off -= 700 {
+					n, err := b.Content.ReadAt(got[off:min(off+700, b.Size)], off)
+					if err != nil && (!errors.Is(err, io.EOF) || off+int64(n) != b.Size) {
+						errs <- err
+						return
+					}
+				}
+				if !bytes.Equal(got, want) {
+					errs <- errors.New("read back different bytes")
+					return
+				}
+				errs <- nil
+			}()
+		}
+		for range 3 {
+			if err := <-errs; err != nil {
+				t.Errorf("intact blob read backwards: %v", err)
+			}
+		}
 	})
 	t.Run("different size", func(t *testing.T) {
 		lp := build(t)
@@ -598,5 +626,27 @@ func TestDigestAgreesWithGoContainerregistry(t *testing.T) {
 	}
 	if d := must(partial.Digest(must(must(ggcr.ImageIndex(top.Digest)).Image(child.Digest)))); d.String() != s.Digest() {
 		t.Errorf("image digest %s", d)
+	}
+}
+
+// index.json may itself list one image per platform (no ref names): a
+// platform picks among them.
+func TestLayoutIndexJSONByPlatform(t *testing.T) {
+	a, b := platformImage(t, amd64), platformImage(t, arm64v8)
+	lp := newLayout(t)
+	if err := lp.AppendImage(a, layout.WithPlatform(amd64)); err != nil {
+		t.Fatal(err)
+	}
+	if err := lp.AppendImage(b, layout.WithPlatform(arm64v8)); err != nil {
+		t.Fatal(err)
+	}
+	s := open(t, string(lp), Options{Platform: "linux/arm64"})
+	if s.Digest() != must(b.Digest()).String() || s.Platform() != "linux/arm64/v8" {
+		t.Errorf("picked %s (%s)", s.Digest(), s.Platform())
+	}
+	_, err := Open(string(lp), Options{})
+	var ce *ChoiceError
+	if !errors.As(err, &ce) || len(ce.Candidates) != 2 {
+		t.Errorf("no platform, no ref: %v", err)
 	}
 }
