@@ -14,11 +14,13 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/hashicorp/terraform-plugin-testing/compare"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+	"github.com/hashicorp/terraform-plugin-testing/tfversion"
 
 	"github.com/ecrlabs/terraform-provider-ecr/internal/ecrlocal"
 )
@@ -169,3 +171,189 @@ func (c lazyString) CheckValue(v any) error {
 }
 
 func (c lazyString) String() string { return *c.want }
+
+// TestAccLayer_drift: a layer gone from ECR leaves the state at refresh, and
+// the next apply pushes it again.
+func TestAccLayer_drift(t *testing.T) {
+	testAccLayerCacheDir()
+	srv := testAccEndpoint(t)
+	srv.CreateRepository(testAccRegion, "", "team/app")
+	file, digest := testAccLayerFile(t, t.TempDir(), "layer.bin", 1<<20, 3)
+	config := testAccLayerConfig(srv, "test", fmt.Sprintf(`
+  repository_name = "team/app"
+  source          = %q`, file))
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{Config: config, ConfigStateChecks: []statecheck.StateCheck{storedAs{srv, "ecr_layer.test", file}}},
+			{
+				PreConfig: func() {
+					if !srv.DeleteLayer(testAccRegion, "", "team/app", digest) {
+						t.Fatal("the endpoint did not have the layer")
+					}
+				},
+				Config: config,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction("ecr_layer.test", plancheck.ResourceActionCreate),
+				}},
+				ConfigStateChecks: []statecheck.StateCheck{storedAs{srv, "ecr_layer.test", file}},
+			},
+		},
+	})
+}
+
+// TestAccLayer_writeOnlyUpload hands ecr_layer_upload's upload to the
+// resource: the push completes exactly that upload, and starts none.
+func TestAccLayer_writeOnlyUpload(t *testing.T) {
+	testAccLayerCacheDir()
+	srv := testAccEndpoint(t)
+	srv.CreateRepository(testAccRegion, "", "team/app")
+	srv.SetPartSize(5 << 20)
+	file, _ := testAccLayerFile(t, t.TempDir(), "layer.bin", 7<<20, 4)
+	resource.ParallelTest(t, resource.TestCase{
+		TerraformVersionChecks:   writeOnlyVersions,
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{testAccStep(resource.TestStep{
+			Config: testAccProviderConfig(srv, "") + fmt.Sprintf(`
+ephemeral "ecr_layer_upload" "test" {
+  repository_name = "team/app"
+}
+
+resource "ecr_layer" "test" {
+  repository_name = "team/app"
+  source          = %q
+  upload_id_wo    = ephemeral.ecr_layer_upload.test.upload_id
+  part_size_wo    = ephemeral.ecr_layer_upload.test.part_size
+}
+`, file),
+			ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{noUploadIDs{srv}}},
+			ConfigStateChecks: []statecheck.StateCheck{
+				storedAs{srv, "ecr_layer.test", file},
+				noUploadIDs{srv},
+				requestsCheck{srv, handedInUploadCompleted},
+			},
+		})},
+	})
+}
+
+// handedInUploadCompleted checks that the one completed upload was issued
+// before the push began (by the ephemeral resource), and that every part and
+// the completion went to it.
+func handedInUploadCompleted(reqs []ecrlocal.Request) error {
+	var completed []string
+	for _, r := range reqs {
+		if r.Operation == "CompleteLayerUpload" {
+			id, _ := r.Input["uploadId"].(string)
+			completed = append(completed, id)
+		}
+	}
+	if len(completed) != 1 {
+		return fmt.Errorf("%d uploads completed, want 1: %v", len(completed), completed)
+	}
+	id := completed[0]
+	checked, issued := -1, -1
+	for i, r := range reqs {
+		switch r.Operation {
+		case "BatchCheckLayerAvailability":
+			if checked < 0 {
+				checked = i
+			}
+		case "InitiateLayerUpload":
+			if r.Output["uploadId"] == id {
+				issued = i
+			}
+		case "UploadLayerPart":
+			if r.Input["uploadId"] != id {
+				return fmt.Errorf("a part went to upload %v, not %s", r.Input["uploadId"], id)
+			}
+		}
+	}
+	if issued < 0 || checked < 0 || issued > checked {
+		return fmt.Errorf("upload %s was issued at request %d, the push's availability check was request %d: "+
+			"the push did not use the upload handed in", id, issued, checked)
+	}
+	return nil
+}
+
+// TestAccLayer_alreadyPresent: a second resource with the same content in
+// the same repository sends no byte.
+func TestAccLayer_alreadyPresent(t *testing.T) {
+	testAccLayerCacheDir()
+	srv := testAccEndpoint(t)
+	srv.CreateRepository(testAccRegion, "", "team/app")
+	dir := t.TempDir()
+	file, _ := testAccLayerFile(t, dir, "a.bin", 2<<20, 5)
+	copyFile, _ := testAccLayerFile(t, dir, "b.bin", 2<<20, 5)
+	first := fmt.Sprintf(`
+resource "ecr_layer" "a" {
+  repository_name = "team/app"
+  source          = %q
+}
+`, file)
+	var before int64
+	var parts int
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{Config: testAccProviderConfig(srv, "") + first},
+			{
+				PreConfig: func() { before, parts = srv.BytesReceived(), len(srv.RequestsFor("UploadLayerPart")) },
+				Config: testAccProviderConfig(srv, "") + first + fmt.Sprintf(`
+resource "ecr_layer" "b" {
+  repository_name = "team/app"
+  source          = %q
+}
+`, copyFile),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.CompareValuePairs("ecr_layer.a", tfjsonpath.New("id"), "ecr_layer.b", tfjsonpath.New("id"),
+						compare.ValuesSame()),
+					requestsCheck{srv, func([]ecrlocal.Request) error {
+						if got := srv.BytesReceived(); got != before || len(srv.RequestsFor("UploadLayerPart")) != parts {
+							return fmt.Errorf("the endpoint received %d more bytes for a layer it had", got-before)
+						}
+						return nil
+					}},
+				},
+			},
+		},
+	})
+}
+
+// TestAccLayer_forEach pushes 20 layers at once, as a for_each over an
+// image's layers does, and checks each one byte for byte. (count: the
+// testing framework cannot shim for_each's string keys into its state.)
+func TestAccLayer_forEach(t *testing.T) {
+	testAccLayerCacheDir()
+	srv := testAccEndpoint(t)
+	srv.CreateRepository(testAccRegion, "", "team/app")
+	dir := t.TempDir()
+	const n = 20
+	var checks []statecheck.StateCheck
+	for i := range n {
+		name := fmt.Sprintf("layer%02d.bin", i)
+		file, _ := testAccLayerFile(t, dir, name, 256<<10+i*4099, uint64(100+i))
+		checks = append(checks, storedAs{srv, fmt.Sprintf("ecr_layer.layers[%d]", i), file})
+	}
+	checks = append(checks, requestsCheck{srv, func([]ecrlocal.Request) error {
+		if got := len(srv.Layers(testAccRegion, "", "team/app")); got != n {
+			return fmt.Errorf("the repository has %d layers, want %d", got, n)
+		}
+		return nil
+	}})
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{{
+			Config: testAccProviderConfig(srv, "") + fmt.Sprintf(`
+resource "ecr_layer" "layers" {
+  count           = length(fileset(%q, "*.bin"))
+  repository_name = "team/app"
+  source          = "%s/${sort(fileset(%[1]q, "*.bin"))[count.index]}"
+}
+`, dir, dir),
+			ConfigStateChecks: checks,
+		}},
+	})
+}
+
+// writeOnlyVersions gates tests of write-only arguments (Terraform 1.11+).
+var writeOnlyVersions = []tfversion.TerraformVersionCheck{tfversion.SkipBelow(tfversion.Version1_11_0)}
