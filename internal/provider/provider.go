@@ -97,7 +97,7 @@ func (p *ecrProvider) Configure(ctx context.Context, req provider.ConfigureReque
 }
 
 func (p *ecrProvider) Resources(context.Context) []func() resource.Resource {
-	return []func() resource.Resource{newLayerResource}
+	return []func() resource.Resource{newLayerResource, newImageResource}
 }
 
 func (p *ecrProvider) DataSources(context.Context) []func() datasource.DataSource {

@@ -1,0 +1,352 @@
+package provider
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/ecr"
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/crane"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+
+	"github.com/ecrlabs/terraform-provider-ecr/internal/ecrlocal"
+)
+
+const testAccImageRepo = "team/app"
+
+// mustT returns v, or panics (failing the test) on an error building a
+// fixture.
+func mustT[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+// testAccRandomImage is a small random image (a few KiB) with an OCI
+// manifest, for linux/amd64 unless told.
+func testAccRandomImage(t *testing.T, platform ...v1.Platform) v1.Image {
+	t.Helper()
+	img := mutate.MediaType(mustT(random.Image(2048, 2)), types.OCIManifestSchema1)
+	img = mutate.ConfigMediaType(img, types.OCIConfigJSON)
+	p := v1.Platform{OS: "linux", Architecture: "amd64"}
+	if len(platform) > 0 {
+		p = platform[0]
+	}
+	cfg := mustT(img.ConfigFile()).DeepCopy()
+	cfg.OS, cfg.Architecture, cfg.Variant = p.OS, p.Architecture, p.Variant
+	return mustT(mutate.ConfigFile(img, cfg))
+}
+
+// writeLayout writes an OCI layout holding img at dir (replacing what was
+// there) and returns the image's digest.
+func writeLayout(t *testing.T, dir string, img v1.Image, annotations map[string]string) string {
+	t.Helper()
+	_ = os.RemoveAll(dir)
+	p := mustT(layout.Write(dir, empty.Index))
+	if err := p.AppendImage(img, layout.WithAnnotations(annotations)); err != nil {
+		t.Fatal(err)
+	}
+	return mustT(img.Digest()).String()
+}
+
+// tarDir writes a tarball of the directory dir to file.
+func tarDir(t *testing.T, dir, file string) {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || p == dir {
+			return err
+		}
+		rel := filepath.ToSlash(mustT(filepath.Rel(dir, p)))
+		info := mustT(d.Info())
+		hdr := mustT(tar.FileInfoHeader(info, ""))
+		hdr.Name = rel
+		if d.IsDir() {
+			hdr.Name += "/"
+		}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return err
+		}
+		if !d.IsDir() {
+			_, err = tw.Write(mustT(os.ReadFile(p)))
+		}
+		return err
+	})
+	if err == nil {
+		err = tw.Close()
+	}
+	if err == nil {
+		err = os.WriteFile(file, buf.Bytes(), 0o600)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// testAccImageSource writes img in the given form ("oci-layout",
+// "oci-archive", "docker-archive") under dir and returns the source path and
+// the digest ECR must report.
+func testAccImageSource(t *testing.T, kind, dir string, img v1.Image) (string, string) {
+	t.Helper()
+	switch kind {
+	case "oci-layout":
+		p := filepath.Join(dir, "layout")
+		return p, writeLayout(t, p, img, nil)
+	case "oci-archive":
+		layoutDir, p := filepath.Join(dir, "layout-for-tar"), filepath.Join(dir, "image.oci.tar")
+		digest := writeLayout(t, layoutDir, img, nil)
+		tarDir(t, layoutDir, p)
+		return p, digest
+	case "docker-archive":
+		p := filepath.Join(dir, "image.docker.tar")
+		tag := mustT(name.NewTag("example.com/app:latest"))
+		if err := tarball.WriteToFile(p, tag, img); err != nil {
+			t.Fatal(err)
+		}
+		// A docker save tarball has no manifest: the one pushed is the
+		// Docker schema 2 manifest go-containerregistry makes of it.
+		docker := mutate.ConfigMediaType(mutate.MediaType(img, types.DockerManifestSchema2), types.DockerConfigJSON)
+		return p, mustT(docker.Digest()).String()
+	}
+	t.Fatalf("unknown kind %s", kind)
+	return "", ""
+}
+
+func testAccImageConfig(srv *ecrlocal.Server, arguments string) string {
+	return testAccProviderConfig(srv, "") + fmt.Sprintf(`
+resource "ecr_image" "test" {
+  repository_name = %q
+  %s
+}
+`, testAccImageRepo, arguments)
+}
+
+// registryAuth is the Basic authenticator GetAuthorizationToken hands out.
+func registryAuth(t *testing.T, srv *ecrlocal.Server) authn.Authenticator {
+	t.Helper()
+	c := ecr.New(ecr.Options{Region: testAccRegion, BaseEndpoint: aws.String(srv.URL()),
+		Credentials: credentials.NewStaticCredentialsProvider(testAccAccessKey, testAccSecretKey, "")})
+	out := mustT(c.GetAuthorizationToken(context.Background(), &ecr.GetAuthorizationTokenInput{}))
+	decoded := mustT(base64.StdEncoding.DecodeString(aws.ToString(out.AuthorizationData[0].AuthorizationToken)))
+	user, password, _ := strings.Cut(string(decoded), ":")
+	return &authn.Basic{Username: user, Password: password}
+}
+
+// readBack checks, through the endpoint's registry API with
+// go-containerregistry's client, that the image the state records is there
+// byte for byte: its manifest is the source's and crane reports its digest.
+type readBack struct {
+	t       *testing.T
+	srv     *ecrlocal.Server
+	want    *string // the source's digest
+	rawWant func() []byte
+}
+
+func (c readBack) CheckState(_ context.Context, req statecheck.CheckStateRequest, resp *statecheck.CheckStateResponse) {
+	resp.Error = c.check(req)
+}
+
+func (c readBack) check(req statecheck.CheckStateRequest) error {
+	for _, r := range req.State.Values.RootModule.Resources {
+		if r.Address != "ecr_image.test" {
+			continue
+		}
+		digest, _ := r.AttributeValues["image_digest"].(string)
+		if digest != *c.want {
+			return fmt.Errorf("image_digest %s, the source's is %s", digest, *c.want)
+		}
+		host := strings.TrimPrefix(c.srv.URL(), "http://")
+		ref, err := name.ParseReference(host+"/"+testAccImageRepo+"@"+digest, name.Insecure)
+		if err != nil {
+			return err
+		}
+		auth := registryAuth(c.t, c.srv)
+		desc, err := remote.Get(ref, remote.WithAuth(auth))
+		if err != nil {
+			return fmt.Errorf("reading back %s: %w", ref, err)
+		}
+		if desc.Digest.String() != digest {
+			return fmt.Errorf("the registry serves %s for %s", desc.Digest, digest)
+		}
+		if want := c.rawWant(); want != nil && !bytes.Equal(desc.Manifest, want) {
+			return fmt.Errorf("the manifest read back differs from the source's:\n%s\n%s", desc.Manifest, want)
+		}
+		craneDigest, err := crane.Digest(ref.String(), crane.WithAuth(auth), crane.Insecure)
+		if err != nil || craneDigest != digest {
+			return fmt.Errorf("crane digest %s, %v", craneDigest, err)
+		}
+		// Every blob is readable too (crane validates layers when pulling).
+		if desc.MediaType.IsImage() {
+			img, err := desc.Image()
+			if err != nil {
+				return err
+			}
+			layers, err := img.Layers()
+			if err != nil {
+				return err
+			}
+			for _, l := range layers {
+				rc, err := l.Compressed()
+				if err != nil {
+					return err
+				}
+				_, err = io.Copy(io.Discard, rc)
+				_ = rc.Close()
+				if err != nil {
+					return fmt.Errorf("reading a layer back: %w", err)
+				}
+			}
+		}
+		uri, _ := r.AttributeValues["image_uri"].(string)
+		if !regexp.MustCompile(`^[0-9]{12}\.dkr\.ecr\.eu-west-1\.amazonaws\.com/team/app@` + regexp.QuoteMeta(digest) + `$`).MatchString(uri) {
+			return fmt.Errorf("image_uri %q", uri)
+		}
+		return nil
+	}
+	return fmt.Errorf("ecr_image.test is not in the state")
+}
+
+// rawManifest returns the source's top-level manifest bytes.
+func rawManifest(img v1.Image, kind string) func() []byte {
+	return func() []byte {
+		if kind == "docker-archive" {
+			img = mutate.ConfigMediaType(mutate.MediaType(img, types.DockerManifestSchema2), types.DockerConfigJSON)
+		}
+		return mustT(img.RawManifest())
+	}
+}
+
+// partsSince counts UploadLayerPart requests after the first n.
+func partsSince(srv *ecrlocal.Server, n *int) error {
+	if got := len(srv.RequestsFor("UploadLayerPart")); got != *n {
+		return fmt.Errorf("%d UploadLayerPart requests were sent, none expected", got-*n)
+	}
+	return nil
+}
+
+// TestAccImage_sources: for each source form, create, an empty re-plan, a
+// read-back with go-containerregistry, a tag-only in-place update that sends
+// no layer, a content change that replaces, and import.
+func TestAccImage_sources(t *testing.T) {
+	for _, kind := range []string{"oci-layout", "oci-archive", "docker-archive"} {
+		t.Run(kind, func(t *testing.T) {
+			testAccLayerCacheDir()
+			srv := testAccEndpoint(t)
+			srv.CreateRepository(testAccRegion, "", testAccImageRepo)
+			dir := t.TempDir()
+			img := testAccRandomImage(t)
+			source, digest := testAccImageSource(t, kind, dir, img)
+			var parts int
+			withTags := func(tags string) string {
+				return testAccImageConfig(srv, fmt.Sprintf("source = %q\n  tags = %s", source, tags))
+			}
+			img2 := testAccRandomImage(t)
+			var digest2 string
+			resource.ParallelTest(t, resource.TestCase{
+				ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+				Steps: []resource.TestStep{
+					testAccStep(resource.TestStep{
+						Config: withTags(`["v1"]`),
+						ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+							plancheck.ExpectResourceAction("ecr_image.test", plancheck.ResourceActionCreate),
+							plancheck.ExpectKnownValue("ecr_image.test", tfjsonpath.New("image_digest"), knownvalue.StringExact(digest)),
+							plancheck.ExpectKnownValue("ecr_image.test", tfjsonpath.New("image_uri"),
+								knownvalue.StringRegexp(regexp.MustCompile(`^[0-9]{12}\.dkr\.ecr\.eu-west-1\.amazonaws\.com/team/app@sha256:`))),
+						}},
+						ConfigStateChecks: []statecheck.StateCheck{
+							readBack{t, srv, &digest, rawManifest(img, kind)},
+							statecheck.ExpectKnownValue("ecr_image.test", tfjsonpath.New("tags"),
+								knownvalue.SetExact([]knownvalue.Check{knownvalue.StringExact("v1")})),
+							stateCheckFunc(func() error {
+								if got := srv.ImageTags(testAccRegion, "", testAccImageRepo)["v1"]; got != digest {
+									return fmt.Errorf("tag v1 points at %q", got)
+								}
+								parts = len(srv.RequestsFor("UploadLayerPart"))
+								return nil
+							}),
+						},
+					}),
+					testAccStep(resource.TestStep{
+						Config:           withTags(`["v1"]`),
+						ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+					}),
+					testAccStep(resource.TestStep{
+						Config: withTags(`["v2", "latest"]`),
+						ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+							plancheck.ExpectResourceAction("ecr_image.test", plancheck.ResourceActionUpdate),
+						}},
+						ConfigStateChecks: []statecheck.StateCheck{
+							stateCheckFunc(func() error {
+								tags := srv.ImageTags(testAccRegion, "", testAccImageRepo)
+								if len(tags) != 2 || tags["v2"] != digest || tags["latest"] != digest {
+									return fmt.Errorf("tags %v", tags)
+								}
+								return partsSince(srv, &parts)
+							}),
+						},
+					}),
+					testAccStep(resource.TestStep{
+						PreConfig: func() {
+							_ = os.RemoveAll(source)
+							source, digest2 = testAccImageSource(t, kind, dir, img2)
+						},
+						Config: withTags(`["v2", "latest"]`),
+						ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+							plancheck.ExpectResourceAction("ecr_image.test", plancheck.ResourceActionReplace),
+							plancheck.ExpectKnownValue("ecr_image.test", tfjsonpath.New("image_digest"), lazyString{&digest2}),
+						}},
+						ConfigStateChecks: []statecheck.StateCheck{
+							readBack{t, srv, &digest2, rawManifest(img2, kind)},
+							stateCheckFunc(func() error {
+								tags := srv.ImageTags(testAccRegion, "", testAccImageRepo)
+								if tags["v2"] != digest2 || tags["latest"] != digest2 {
+									return fmt.Errorf("tags %v", tags)
+								}
+								// The old image lost its tags to the new one and was deleted.
+								if imgs := srv.Images(testAccRegion, "", testAccImageRepo); len(imgs) != 1 {
+									return fmt.Errorf("images left: %v", imgs)
+								}
+								return nil
+							}),
+						},
+					}),
+					{
+						ResourceName:            "ecr_image.test",
+						ImportState:             true,
+						ImportStateIdFunc:       func(*terraform.State) (string, error) { return testAccImageRepo + "@" + digest2, nil },
+						ImportStateVerify:       true,
+						ImportStateVerifyIgnore: []string{"source"},
+					},
+				},
+			})
+		})
+	}
+}
