@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -24,6 +25,9 @@ const (
 	// maxStalls bounds InvalidLayerPartException answers in a row that move
 	// the upload no further than it stood.
 	maxStalls = 5
+	// presignScratch is the base64 the reader encodes at a time to begin a
+	// part's payload hash.
+	presignScratch = 64 << 10
 	// maxRestarts bounds new uploads started for one blob after ECR lost the
 	// previous one (UploadNotFoundException) or refused to complete it.
 	maxRestarts = 3
@@ -48,6 +52,9 @@ type blobPush struct {
 	// It lets a resume at any offset restore the digest without reading the
 	// blob again from the start.
 	states map[int64][]byte
+	// noPresign is set once a part went to an API that did not use its
+	// presigned hash (see presigned.used).
+	noPresign atomic.Bool
 }
 
 // resumeAt is an upload that must go on from another byte than the next one:
@@ -274,7 +281,8 @@ type part struct {
 	buf   *[]byte
 	off   int64
 	n     int64
-	state []byte // the running sha256 after this part
+	state []byte     // the running sha256 after this part
+	pre   *presigned // its request's payload hash, begun
 	err   error
 }
 
@@ -318,9 +326,12 @@ func (b *blobPush) pipeline(ctx context.Context, start int64, h hash.Hash) error
 			PartFirstByte:  aws.Int64(pt.off),
 			PartLastByte:   aws.Int64(last),
 			LayerPartBlob:  (*pt.buf)[:pt.n],
-		}, b.target.options, streamParts)
+		}, b.target.options, streamPart(pt.pre))
 		free <- pt.buf
 		b.res.BytesSent += pt.n
+		if pt.pre != nil && !pt.pre.used.Load() {
+			b.noPresign.Store(true)
+		}
 		if err != nil {
 			opErr := operationError(ctx, "UploadLayerPart", b.target, err)
 			var invalid *types.InvalidLayerPartException
@@ -355,6 +366,7 @@ func (b *blobPush) pipeline(ctx context.Context, start int64, h hash.Hash) error
 // to the sender, until the end of the blob, a read error or cancellation.
 func (b *blobPush) read(ctx context.Context, start int64, h hash.Hash, parts chan<- part, free chan *[]byte) {
 	defer close(parts)
+	scratch := make([]byte, presignScratch)
 	for off := start; off < b.blob.Size; {
 		var buf *[]byte
 		select {
@@ -371,6 +383,9 @@ func (b *blobPush) read(ctx context.Context, start int64, h hash.Hash, parts cha
 		if pt.err == nil {
 			h.Write((*buf)[:n])
 			pt.state, pt.err = marshalState(h)
+		}
+		if pt.err == nil && !b.noPresign.Load() {
+			pt.pre, pt.err = presign((*buf)[:n], scratch)
 		}
 		select {
 		case parts <- pt:

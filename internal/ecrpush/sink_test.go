@@ -1,7 +1,6 @@
 package ecrpush
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -41,46 +40,38 @@ var partLastByteKey = []byte(`"partLastByte":`)
 
 func (s *sink) Do(r *http.Request) (*http.Response, error) {
 	op := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), "AmazonEC2ContainerRegistry_V20150921.")
-	br := bufio.NewReaderSize(r.Body, 32<<10)
+	// Read the body through in chunks, finding "partLastByte":<digits> with
+	// bytes.Index; a chunk keeps the previous one's last 64 bytes in front,
+	// so a match across two reads is found too.
+	buf := make([]byte, 64+32<<10)
 	var (
-		matched int
-		digits  []byte
-		inValue bool
-		n       int64
+		n, carry int
+		digits   []byte
 	)
-	// Find "partLastByte":<digits> while reading the body through.
 	for {
-		c, err := br.ReadByte()
+		m, err := r.Body.Read(buf[carry:])
+		n += m
+		window := buf[:carry+m]
+		if digits == nil {
+			if i := bytes.Index(window, partLastByteKey); i >= 0 {
+				rest := bytes.TrimLeft(window[i+len(partLastByteKey):], " ")
+				j := 0
+				for j < len(rest) && rest[j] >= '0' && rest[j] <= '9' {
+					j++
+				}
+				if j < len(rest) { // the number ends inside the window
+					digits = append([]byte(nil), rest[:j]...)
+				}
+			}
+		}
 		if err != nil {
 			break
 		}
-		n++
-		switch {
-		case inValue && (c >= '0' && c <= '9' || c == ' ' && len(digits) == 0):
-			if c != ' ' {
-				digits = append(digits, c)
-			}
-		case inValue:
-			inValue = false
-		case c == partLastByteKey[matched]:
-			matched++
-			if matched == len(partLastByteKey) {
-				inValue, matched = true, 0
-			}
-		default:
-			matched = 0
-			if c == partLastByteKey[0] {
-				matched = 1
-			}
-		}
-		if op == "UploadLayerPart" && !inValue && len(digits) > 0 {
-			// The rest is the blob or small members: skip it quickly.
-			m, _ := io.Copy(io.Discard, br)
-			n += m
-			break
-		}
+		carry = min(64, len(window))
+		copy(buf, window[len(window)-carry:])
 	}
-	s.received.Add(n)
+	received := int64(n)
+	s.received.Add(received)
 	var body string
 	switch op {
 	case "BatchCheckLayerAvailability":

@@ -3,13 +3,19 @@ package ecrpush
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"sync/atomic"
 
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
@@ -23,14 +29,103 @@ import (
 // It is a per-call option: it wraps the client's protocol for this call only
 // and leaves every other operation, and the shared client, alone. The JSON
 // around the blob is still written by the SDK's own serializer.
-func streamParts(o *ecr.Options) {
-	if o.Protocol != nil {
-		o.Protocol = partProtocol{o.Protocol}
+func streamParts(o *ecr.Options) { streamPart(nil)(o) }
+
+// streamPart is streamParts with the SigV4 payload hash of the body begun
+// in advance (see presign): the signer then hashes only the few bytes after
+// the blob instead of the whole base64 body, so that this work is done by
+// the goroutine that reads the next part, not by the one that sends.
+func streamPart(pre *presigned) func(*ecr.Options) {
+	return func(o *ecr.Options) {
+		if o.Protocol == nil {
+			return
+		}
+		o.Protocol = partProtocol{ClientProtocol: o.Protocol, pre: pre}
+		if pre != nil {
+			o.APIOptions = append(o.APIOptions, usePresignedHash)
+		}
 	}
+}
+
+// blobHead opens an UploadLayerPart body. The blob goes first, so that the
+// hash of everything up to its end can be computed before the request (and
+// its other members) exist.
+const blobHead = `{"layerPartBlob":"`
+
+// presigned is the running sha256 of blobHead + base64(blob) + `"` for one
+// part: the SigV4 payload hash of its request, but for the members after the
+// blob.
+type presigned struct {
+	blob  []byte // the part it was computed for
+	state []byte // sha256 state, binary-marshaled
+	// used is set when a request was serialized with it: an API that does
+	// not serialize (a fake, in tests) never sets it, and the engine stops
+	// presigning for it.
+	used atomic.Bool
+}
+
+// presign computes a part's presigned hash, encoding the blob through
+// scratch (a multiple of 4 bytes long) a piece at a time.
+func presign(blob, scratch []byte) (*presigned, error) {
+	h := sha256.New()
+	h.Write([]byte(blobHead))
+	step := len(scratch) / 4 * 3
+	for i := 0; i < len(blob); i += step {
+		src := blob[i:min(i+step, len(blob))]
+		n := base64.StdEncoding.EncodedLen(len(src))
+		base64.StdEncoding.Encode(scratch[:n], src)
+		h.Write(scratch[:n])
+	}
+	h.Write([]byte{'"'})
+	state, err := marshalState(h)
+	if err != nil {
+		return nil, err
+	}
+	return &presigned{blob: blob, state: state}, nil
+}
+
+// payloadHash finishes the presigned hash with the body's tail, or returns
+// "" when it was computed for other bytes than blob (a wrapper changed the
+// part): the signer then hashes the body itself.
+func (p *presigned) payloadHash(blob, tail []byte) string {
+	if p == nil {
+		return ""
+	}
+	p.used.Store(true)
+	if len(p.blob) != len(blob) || len(blob) == 0 || &p.blob[0] != &blob[0] {
+		return ""
+	}
+	h := sha256.New()
+	u, ok := h.(encoding.BinaryUnmarshaler)
+	if !ok || u.UnmarshalBinary(p.state) != nil {
+		return ""
+	}
+	h.Write(tail)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// usePresignedHash hands a streamed part's presigned payload hash to the
+// SigV4 signer, which then skips reading the body to hash it.
+func usePresignedHash(stack *middleware.Stack) error {
+	payloadHashID := (*v4.ComputePayloadSHA256)(nil).ID()
+	if _, ok := stack.Finalize.Get(payloadHashID); !ok {
+		return nil
+	}
+	return stack.Finalize.Insert(middleware.FinalizeMiddlewareFunc("ECRPresignedPartHash",
+		func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (
+			middleware.FinalizeOutput, middleware.Metadata, error) {
+			if req, ok := in.Request.(*smithyhttp.Request); ok {
+				if body, ok := req.GetStream().(*base64Body); ok && body.payloadHash != "" {
+					ctx = v4.SetPayloadHash(ctx, body.payloadHash)
+				}
+			}
+			return next.HandleFinalize(ctx, in)
+		}), payloadHashID, middleware.Before)
 }
 
 type partProtocol struct {
 	smithyhttp.ClientProtocol
+	pre *presigned
 }
 
 func (p partProtocol) SerializeRequest(ctx context.Context, schema *smithy.OperationSchema, in smithy.Serializable,
@@ -44,24 +139,26 @@ func (p partProtocol) SerializeRequest(ctx context.Context, schema *smithy.Opera
 	if err := p.ClientProtocol.SerializeRequest(ctx, schema, &rest, req); err != nil {
 		return err
 	}
-	var head []byte
+	var members []byte
 	if s := req.GetStream(); s != nil {
 		b, err := io.ReadAll(s)
 		if err != nil {
 			return err
 		}
-		head = b
+		members = b
 	}
-	head = bytes.TrimSpace(head)
-	if len(head) < 2 || head[0] != '{' || head[len(head)-1] != '}' {
-		return fmt.Errorf("streaming layerPartBlob: the serializer wrote %q, not a JSON object", head)
+	members = bytes.TrimSpace(members)
+	if len(members) < 2 || members[0] != '{' || members[len(members)-1] != '}' {
+		return fmt.Errorf("streaming layerPartBlob: the serializer wrote %q, not a JSON object", members)
 	}
-	head = head[:len(head)-1]
-	if len(bytes.TrimSpace(head[1:])) > 0 {
-		head = append(head, ',')
+	// `"` closes the blob; the other members follow it.
+	tail := []byte{'"'}
+	if inner := bytes.TrimSpace(members[1 : len(members)-1]); len(inner) > 0 {
+		tail = append(append(tail, ','), inner...)
 	}
-	head = append(head, `"layerPartBlob":"`...)
-	body := &base64Body{head: head, blob: part.LayerPartBlob, tail: []byte(`"}`)}
+	tail = append(tail, '}')
+	body := &base64Body{head: []byte(blobHead), blob: part.LayerPartBlob, tail: tail,
+		payloadHash: p.pre.payloadHash(part.LayerPartBlob, tail[1:])}
 	sreq, err := req.SetStream(body)
 	if err != nil {
 		return err
@@ -77,6 +174,8 @@ func (p partProtocol) SerializeRequest(ctx context.Context, schema *smithy.Opera
 type base64Body struct {
 	head, blob, tail []byte
 	pos              int64
+	// payloadHash is the body's sha256 (hex) when known in advance.
+	payloadHash string
 }
 
 func (b *base64Body) encodedLen() int64 { return int64(base64.StdEncoding.EncodedLen(len(b.blob))) }

@@ -3,7 +3,9 @@ package ecrpush
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
@@ -109,3 +111,61 @@ func TestStreamedPartIsTheSDKsRequest(t *testing.T) {
 type roundTrip func(*http.Request) (*http.Response, error)
 
 func (f roundTrip) Do(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestPresignedHashIsTheBodysHash: a part's payload hash begun by the
+// reader and finished with the body's tail is the sha256 of the body sent;
+// for other bytes than those it was begun for, there is none.
+func TestPresignedHashIsTheBodysHash(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, size := range []int{1, 2, 3, 47, 48, 49, 100000, 3 << 20} {
+		blob := make([]byte, size)
+		for i := range blob {
+			blob[i] = byte(r.Uint32())
+		}
+		pre, err := presign(blob, make([]byte, 64))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tail := []byte(`"partFirstByte":0}`)
+		body := &base64Body{head: []byte(blobHead), blob: blob, tail: append([]byte{'"', ','}, tail...)}
+		all, _ := io.ReadAll(body)
+		sum := sha256.Sum256(all)
+		if got := pre.payloadHash(blob, append([]byte{','}, tail...)); got != hex.EncodeToString(sum[:]) {
+			t.Fatalf("size %d: presigned %s, body %x", size, got, sum)
+		}
+		if pre.payloadHash(blob[:size-1], tail) != "" || pre.payloadHash(append([]byte(nil), blob...), tail) != "" {
+			t.Fatalf("size %d: a hash for other bytes", size)
+		}
+	}
+}
+
+// TestPresignedHashIsUsed: the signer signs with the presigned payload
+// hash, not one it computes: a presigned hash for other bytes (a test can
+// change the part in place; the engine never does) makes the endpoint, which
+// checks SigV4, refuse the request. With the right one, it takes the part.
+func TestPresignedHashIsUsed(t *testing.T) {
+	srv := pushEndpoint(t, 5*mib)
+	api := client(srv, 1)
+	up, err := InitiateLayerUpload(context.Background(), api, pushTarget)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blob := []byte("the bytes of a part")
+	in := &ecr.UploadLayerPartInput{RepositoryName: aws.String(pushTarget.Repository), UploadId: aws.String(up.ID),
+		PartFirstByte: aws.Int64(0), PartLastByte: aws.Int64(int64(len(blob) - 1)), LayerPartBlob: blob}
+	pre, err := presign(blob, make([]byte, 64))
+	if err != nil {
+		t.Fatal(err)
+	}
+	copy(blob, "THE")
+	_, err = api.UploadLayerPart(context.Background(), in, streamPart(pre))
+	if facts, _ := FactsOf(operationError(context.Background(), "UploadLayerPart", pushTarget, err)); facts.Code != "InvalidSignatureException" {
+		t.Fatalf("a wrong presigned hash: want InvalidSignatureException, got %v", err)
+	}
+	if pre, err = presign(blob, make([]byte, 64)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := api.UploadLayerPart(context.Background(), in, streamPart(pre)); err != nil {
+		t.Fatal(err)
+	}
+}
