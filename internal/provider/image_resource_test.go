@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -36,6 +37,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
 	"github.com/ecrlabs/terraform-provider-ecr/internal/ecrlocal"
+	"github.com/ecrlabs/terraform-provider-ecr/internal/ecrpush"
 )
 
 const testAccImageRepo = "team/app"
@@ -349,4 +351,323 @@ func TestAccImage_sources(t *testing.T) {
 			})
 		})
 	}
+}
+
+// pushExternally pushes img to the repository with tag, as another tool
+// would, behind Terraform's back.
+func pushExternally(t *testing.T, srv *ecrlocal.Server, img v1.Image, tag string) string {
+	t.Helper()
+	api := ecr.New(ecr.Options{Region: testAccRegion, BaseEndpoint: aws.String(srv.URL()),
+		Credentials: credentials.NewStaticCredentialsProvider(testAccAccessKey, testAccSecretKey, "")})
+	target := ecrpush.Target{Repository: testAccImageRepo, Region: testAccRegion}
+	config := mustT(img.RawConfigFile())
+	blobs := []ecrpush.Blob{{Name: "config", Digest: mustT(img.ConfigName()).String(), Size: int64(len(config)), Content: bytes.NewReader(config)}}
+	for _, l := range mustT(img.Layers()) {
+		rc := mustT(l.Compressed())
+		b := mustT(io.ReadAll(rc))
+		_ = rc.Close()
+		blobs = append(blobs, ecrpush.Blob{Name: "layer", Digest: mustT(l.Digest()).String(), Size: int64(len(b)), Content: bytes.NewReader(b)})
+	}
+	ctx := context.Background()
+	if _, err := (&ecrpush.Pusher{API: api}).Push(ctx, target, blobs); err != nil {
+		t.Fatal(err)
+	}
+	digest := mustT(img.Digest()).String()
+	m := ecrpush.Manifest{Digest: digest, MediaType: string(mustT(img.MediaType())), Raw: mustT(img.RawManifest())}
+	if _, err := ecrpush.PutImage(ctx, api, target, []ecrpush.Manifest{m}, []string{tag}); err != nil {
+		t.Fatal(err)
+	}
+	return digest
+}
+
+// TestAccImage_drift: an image deleted outside Terraform is pushed again;
+// a tag moved to another image is moved back.
+func TestAccImage_drift(t *testing.T) {
+	testAccLayerCacheDir()
+	srv := testAccEndpoint(t)
+	srv.CreateRepository(testAccRegion, "", testAccImageRepo)
+	img := testAccRandomImage(t)
+	source, digest := testAccImageSource(t, "oci-layout", t.TempDir(), img)
+	config := testAccImageConfig(srv, fmt.Sprintf("source = %q\n  tags = [\"v1\", \"stable\"]", source))
+	tagsAre := func(want map[string]string) stateCheckFunc {
+		return func() error {
+			got := srv.ImageTags(testAccRegion, "", testAccImageRepo)
+			for tag, d := range want {
+				if got[tag] != d {
+					return fmt.Errorf("tag %s points at %q, want %s (all: %v)", tag, got[tag], d, got)
+				}
+			}
+			return nil
+		}
+	}
+	var other string
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			testAccStep(resource.TestStep{Config: config, ConfigStateChecks: []statecheck.StateCheck{readBack{t, srv, &digest, rawManifest(img, "oci-layout")}}}),
+			testAccStep(resource.TestStep{
+				PreConfig: func() {
+					if !srv.DeleteImage(testAccRegion, "", testAccImageRepo, digest) {
+						t.Fatal("the endpoint did not have the image")
+					}
+				},
+				Config: config,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction("ecr_image.test", plancheck.ResourceActionCreate),
+				}},
+				ConfigStateChecks: []statecheck.StateCheck{
+					readBack{t, srv, &digest, rawManifest(img, "oci-layout")},
+					tagsAre(map[string]string{"v1": digest, "stable": digest}),
+				},
+			}),
+			testAccStep(resource.TestStep{
+				PreConfig: func() { other = pushExternally(t, srv, testAccRandomImage(t), "stable") },
+				Config:    config,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction("ecr_image.test", plancheck.ResourceActionUpdate),
+				}},
+				ConfigStateChecks: []statecheck.StateCheck{
+					tagsAre(map[string]string{"v1": digest, "stable": digest}),
+					stateCheckFunc(func() error {
+						if other == "" || other == digest {
+							return fmt.Errorf("the tag was not moved away first")
+						}
+						return nil
+					}),
+				},
+			}),
+		},
+	})
+}
+
+// TestAccImage_destroy: destroy deletes the image when only its own tags
+// point at it, keeps it (without them) when another tag does, and with
+// keep_remotely only forgets it.
+func TestAccImage_destroy(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		keep      bool
+		otherTag  bool
+		wantImage bool
+		wantTags  []string
+	}{
+		{name: "deleted", wantImage: false},
+		{name: "other_tag_keeps_it", otherTag: true, wantImage: true, wantTags: []string{"other"}},
+		{name: "keep_remotely", keep: true, wantImage: true, wantTags: []string{"v1"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			testAccLayerCacheDir()
+			srv := testAccEndpoint(t)
+			srv.CreateRepository(testAccRegion, "", testAccImageRepo)
+			img := testAccRandomImage(t)
+			source, digest := testAccImageSource(t, "oci-layout", t.TempDir(), img)
+			config := testAccImageConfig(srv, fmt.Sprintf("source = %q\n  tags = [\"v1\"]\n  keep_remotely = %v", source, tc.keep))
+			resource.ParallelTest(t, resource.TestCase{
+				ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+				Steps: []resource.TestStep{
+					testAccStep(resource.TestStep{Config: config, ConfigStateChecks: []statecheck.StateCheck{
+						stateCheckFunc(func() error {
+							if tc.otherTag {
+								m := ecrpush.Manifest{Digest: digest, MediaType: string(mustT(img.MediaType())), Raw: mustT(img.RawManifest())}
+								api := ecr.New(ecr.Options{Region: testAccRegion, BaseEndpoint: aws.String(srv.URL()),
+									Credentials: credentials.NewStaticCredentialsProvider(testAccAccessKey, testAccSecretKey, "")})
+								return ecrpush.TagImage(context.Background(), api,
+									ecrpush.Target{Repository: testAccImageRepo, Region: testAccRegion}, m, "other")
+							}
+							return nil
+						}),
+					}}),
+				},
+				CheckDestroy: func(*terraform.State) error {
+					images := srv.Images(testAccRegion, "", testAccImageRepo)
+					if has := len(images) == 1 && images[0] == digest; has != tc.wantImage || len(images) > 1 {
+						return fmt.Errorf("images after destroy: %v", images)
+					}
+					var tags []string
+					for tag := range srv.ImageTags(testAccRegion, "", testAccImageRepo) {
+						tags = append(tags, tag)
+					}
+					if fmt.Sprint(tags) != fmt.Sprint(tc.wantTags) && (len(tags) != 0 || len(tc.wantTags) != 0) {
+						return fmt.Errorf("tags after destroy: %v, want %v", tags, tc.wantTags)
+					}
+					return nil
+				},
+			})
+		})
+	}
+}
+
+// TestAccImage_immutable: a tag an immutable repository holds for another
+// image is refused with the tag, the image it points at and the setting.
+func TestAccImage_immutable(t *testing.T) {
+	testAccLayerCacheDir()
+	srv := testAccEndpoint(t)
+	srv.CreateRepository(testAccRegion, "", testAccImageRepo)
+	current := pushExternally(t, srv, testAccRandomImage(t), "v1")
+	srv.SetTagMutability(testAccRegion, "", testAccImageRepo, "IMMUTABLE")
+	source, _ := testAccImageSource(t, "oci-layout", t.TempDir(), testAccRandomImage(t))
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{{
+			Config: testAccImageConfig(srv, fmt.Sprintf("source = %q\n  tags = [\"v1\"]", source)),
+			ExpectError: regexp.MustCompile(`(?s)Image Tag Already Exists.*"v1".*` + regexp.QuoteMeta(current) +
+				`.*imageTagMutability\s+is\s+IMMUTABLE`),
+		}},
+	})
+	if got := srv.ImageTags(testAccRegion, "", testAccImageRepo)["v1"]; got != current {
+		t.Fatalf("v1 points at %s", got)
+	}
+}
+
+// testAccIndexLayout writes an OCI layout whose index.json lists one
+// multi-platform index (linux/amd64, linux/arm64) and returns it.
+func testAccIndexLayout(t *testing.T, dir string) (v1.ImageIndex, v1.Image, v1.Image) {
+	t.Helper()
+	amd := testAccRandomImage(t)
+	arm := testAccRandomImage(t, v1.Platform{OS: "linux", Architecture: "arm64"})
+	idx := mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex),
+		mutate.IndexAddendum{Add: amd, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}},
+		mutate.IndexAddendum{Add: arm, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm64"}}},
+	)
+	p := mustT(layout.Write(dir, empty.Index))
+	if err := p.AppendIndex(idx); err != nil {
+		t.Fatal(err)
+	}
+	return idx, amd, arm
+}
+
+// TestAccImage_index: a multi-platform index pushed whole (children first),
+// and one platform of it alone.
+func TestAccImage_index(t *testing.T) {
+	for _, platform := range []string{"", "linux/arm64"} {
+		t.Run("platform="+platform, func(t *testing.T) {
+			testAccLayerCacheDir()
+			srv := testAccEndpoint(t)
+			srv.CreateRepository(testAccRegion, "", testAccImageRepo)
+			source := filepath.Join(t.TempDir(), "layout")
+			idx, amd, arm := testAccIndexLayout(t, source)
+			want, raw := mustT(idx.Digest()).String(), mustT(idx.RawManifest())
+			wantImages := []string{mustT(amd.Digest()).String(), mustT(arm.Digest()).String(), want}
+			args := fmt.Sprintf("source = %q\n  tags = [\"multi\"]", source)
+			if platform != "" {
+				want, raw = mustT(arm.Digest()).String(), mustT(arm.RawManifest())
+				wantImages = []string{want}
+				args += fmt.Sprintf("\n  platform = %q", platform)
+			}
+			resource.ParallelTest(t, resource.TestCase{
+				ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+				Steps: []resource.TestStep{
+					testAccStep(resource.TestStep{
+						Config: testAccImageConfig(srv, args),
+						ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+							plancheck.ExpectKnownValue("ecr_image.test", tfjsonpath.New("image_digest"), knownvalue.StringExact(want)),
+						}},
+						ConfigStateChecks: []statecheck.StateCheck{
+							readBack{t, srv, &want, func() []byte { return raw }},
+							stateCheckFunc(func() error {
+								images := srv.Images(testAccRegion, "", testAccImageRepo)
+								if fmt.Sprint(sorted(images)) != fmt.Sprint(sorted(wantImages)) {
+									return fmt.Errorf("images %v, want %v", images, wantImages)
+								}
+								if tags := srv.ImageTags(testAccRegion, "", testAccImageRepo); len(tags) != 1 || tags["multi"] != want {
+									return fmt.Errorf("tags %v", tags)
+								}
+								return nil
+							}),
+						},
+					}),
+				},
+			})
+		})
+	}
+}
+
+func sorted(s []string) []string {
+	out := append([]string(nil), s...)
+	slices.Sort(out)
+	return out
+}
+
+// TestAccImage_badInputs: each bad input is refused at plan, on the argument
+// to fix, before any request; a corrupted blob is refused at apply before
+// any manifest is put.
+func TestAccImage_badInputs(t *testing.T) {
+	testAccLayerCacheDir()
+	dir := t.TempDir()
+	good, _ := testAccImageSource(t, "oci-layout", dir, testAccRandomImage(t))
+	notImage := filepath.Join(dir, "notes.txt")
+	if err := os.WriteFile(notImage, []byte("not an image\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	several := filepath.Join(dir, "several")
+	p := mustT(layout.Write(several, empty.Index))
+	for _, ref := range []string{"one", "two"} {
+		if err := p.AppendImage(testAccRandomImage(t), layout.WithAnnotations(map[string]string{"org.opencontainers.image.ref.name": ref})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	index := filepath.Join(dir, "index")
+	testAccIndexLayout(t, index)
+	for _, tc := range []struct {
+		name, args string
+		want       string
+	}{
+		{"source_missing", fmt.Sprintf("source = %q", filepath.Join(dir, "nothing-here")),
+			`(?s)Not an Image.*source\s+=.*nothing-here.*no such file or directory`},
+		{"source_not_an_image", fmt.Sprintf("source = %q", notImage), `(?s)Not an Image.*source\s+=.*notes\.txt.*neither an OCI image layout`},
+		{"several_images_no_ref", fmt.Sprintf("source = %q", several), `(?s)Choose the Image to Push.*lists 2 images.*"one".*"two"`},
+		{"ref_not_there", fmt.Sprintf("source = %q\n  ref = \"three\"", several), `(?s)Choose the Image to Push.*ref\s+=\s+"three".*"one".*"two"`},
+		{"platform_not_in_index", fmt.Sprintf("source = %q\n  platform = \"linux/s390x\"", index),
+			`(?s)Platform Not in the Image.*platform\s+=\s+"linux/s390x".*linux/amd64.*linux/arm64`},
+		{"platform_malformed", fmt.Sprintf("source = %q\n  platform = \"linux\"", index), `(?s)platform\s+=\s+"linux".*must be os/arch or os/arch/variant`},
+		{"tag_bad_character", fmt.Sprintf("source = %q\n  tags = [\"v1:latest\"]", good), `(?s)must start with a letter, digit or '_'`},
+		{"tag_leading_dot", fmt.Sprintf("source = %q\n  tags = [\".v1\"]", good), `(?s)must start with a letter, digit or '_'`},
+		{"tag_too_long", fmt.Sprintf("source = %q\n  tags = [%q]", good, strings.Repeat("a", 301)), `(?s)length must be between 1 and 300`},
+		{"tag_empty", fmt.Sprintf("source = %q\n  tags = [\"\"]", good), `(?s)length must be between 1 and 300`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := testAccEndpoint(t)
+			srv.CreateRepository(testAccRegion, "", testAccImageRepo)
+			resource.ParallelTest(t, resource.TestCase{
+				ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+				Steps: []resource.TestStep{{
+					Config:      testAccImageConfig(srv, tc.args),
+					PlanOnly:    true,
+					ExpectError: regexp.MustCompile(tc.want),
+				}},
+			})
+			for _, r := range srv.Requests() {
+				if !strings.HasPrefix(r.Operation, "sts:") {
+					t.Errorf("%s reached the endpoint", r.Operation)
+				}
+			}
+		})
+	}
+
+	t.Run("corrupted_blob", func(t *testing.T) {
+		srv := testAccEndpoint(t)
+		srv.CreateRepository(testAccRegion, "", testAccImageRepo)
+		img := testAccRandomImage(t)
+		source, _ := testAccImageSource(t, "oci-layout", t.TempDir(), img)
+		layer := mustT(img.Layers())[1]
+		file := filepath.Join(source, "blobs", "sha256", mustT(layer.Digest()).Hex)
+		b := mustT(os.ReadFile(file))
+		b[len(b)/2] ^= 0xff // same size: only reading it shows
+		if err := os.WriteFile(file, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		resource.ParallelTest(t, resource.TestCase{
+			ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+			Steps: []resource.TestStep{{
+				Config:      testAccImageConfig(srv, fmt.Sprintf("source = %q\n  tags = [\"v1\"]", source)),
+				ExpectError: regexp.MustCompile(`(?s)Image Corrupted.*` + mustT(layer.Digest()).String()),
+			}},
+		})
+		if n := len(srv.RequestsFor("PutImage")); n != 0 {
+			t.Errorf("%d PutImage requests after a corrupted blob", n)
+		}
+		if tags := srv.ImageTags(testAccRegion, "", testAccImageRepo); len(tags) != 0 {
+			t.Errorf("tags %v", tags)
+		}
+	})
 }
