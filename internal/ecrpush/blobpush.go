@@ -71,10 +71,10 @@ func (p *Pusher) pushOne(ctx context.Context, target Target, j *job, handed *Upl
 	b := &blobPush{p: p, target: target, blob: j.blob, index: j.index, prog: prog, res: j.result,
 		states: map[int64][]byte{}}
 	err := b.run(ctx, handed)
+	b.res.UploadID = b.uploadID
 	if err != nil {
 		return b.res, err
 	}
-	b.res.UploadID = b.uploadID
 	b.progress(PhaseDone, b.blob.Size)
 	return b.res, nil
 }

@@ -6,6 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -317,5 +321,46 @@ func TestOneFailureStopsTheOthers(t *testing.T) {
 	}
 	if n := f.count("CompleteLayerUpload"); n != 0 {
 		t.Fatalf("%d other blobs completed after one failed", n)
+	}
+}
+
+func TestOpenFileBlob(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "layer.tar.gz")
+	_, content := randomBlob(3*mib+5, 40)
+	if err := os.WriteFile(path, content, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	blob, f, err := OpenFileBlob(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = f.Close() }()
+	if blob.Name != path || blob.Size != int64(len(content)) || blob.Digest != "" {
+		t.Fatalf("blob %+v", blob)
+	}
+	fake := newFakeECR(fakePart)
+	res, err := (&Pusher{API: fake}).Push(context.Background(), pushTarget, []Blob{blob})
+	if err != nil || res[0].Digest != digestOf(content) || !fake.has(digestOf(content)) {
+		t.Fatalf("result %+v, error %v", res, err)
+	}
+	if _, _, err := OpenFileBlob(dir); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Fatalf("a directory: %v", err)
+	}
+	if _, _, err := OpenFileBlob(filepath.Join(dir, "missing")); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("a missing file: %v", err)
+	}
+}
+
+// TestABlobShorterThanItsSize: content that ends before its size (a file
+// truncated while being pushed) is a *BlobReadError, not a short layer.
+func TestABlobShorterThanItsSize(t *testing.T) {
+	_, content := randomBlob(fakePart+10, 41)
+	blob := Blob{Digest: digestOf(content), Size: int64(len(content)) + 5, Content: bytes.NewReader(content)}
+	fake := newFakeECR(fakePart)
+	_, err := (&Pusher{API: fake}).PushBlob(context.Background(), pushTarget, blob, nil)
+	var readErr *BlobReadError
+	if !errors.As(err, &readErr) || readErr.Offset != fakePart || fake.count("CompleteLayerUpload") != 0 {
+		t.Fatalf("want a *BlobReadError at byte %d, got %v", fakePart, err)
 	}
 }

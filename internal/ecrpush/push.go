@@ -14,7 +14,9 @@ import (
 )
 
 // PushAPI is the part of the ECR client the push engine uses. *ecr.Client
-// implements it; tests wrap one to count or corrupt calls.
+// implements it; tests wrap one to count or corrupt calls. A wrapper that
+// changes a part must give the client a copy of LayerPartBlob, never change
+// it in place: the engine hashes each part before sending it.
 type PushAPI interface {
 	BatchCheckLayerAvailability(ctx context.Context, in *ecr.BatchCheckLayerAvailabilityInput,
 		opts ...func(*ecr.Options)) (*ecr.BatchCheckLayerAvailabilityOutput, error)
@@ -82,8 +84,9 @@ type BlobResult struct {
 	// sent to it.
 	Resumed     bool
 	ResumedFrom int64
-	// UploadID is the upload ECR completed (empty when skipped). Uploads
-	// counts the uploads started by InitiateLayerUpload for the blob.
+	// UploadID is the upload ECR completed (empty when skipped; on failure,
+	// the upload in use). Uploads counts the uploads started by
+	// InitiateLayerUpload for the blob.
 	UploadID string
 	Uploads  int
 	// Duplicate is true when the same digest was listed earlier in the call:

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -144,6 +145,7 @@ type memorySampler struct {
 
 func sampleMemory() *memorySampler {
 	m := &memorySampler{stop: make(chan struct{})}
+	debug.FreeOSMemory() // so that the peak RSS starts from what is live
 	resetPeakRSS()
 	m.done.Go(func() {
 		var ms runtime.MemStats
@@ -216,7 +218,6 @@ func BenchmarkPushMemory(b *testing.B) {
 				b.SetBytes(n)
 				var heap, rss uint64
 				for b.Loop() {
-					runtime.GC()
 					m := sampleMemory()
 					if _, err := p.PushBlob(context.Background(), pushTarget, blob, nil); err != nil {
 						b.Fatal(err)
