@@ -275,7 +275,7 @@ func TestAccImage_sources(t *testing.T) {
 			resource.ParallelTest(t, resource.TestCase{
 				ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 				Steps: []resource.TestStep{
-					testAccStep(resource.TestStep{
+					{
 						Config: withTags(`["v1"]`),
 						ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 							plancheck.ExpectResourceAction("ecr_image.test", plancheck.ResourceActionCreate),
@@ -295,12 +295,12 @@ func TestAccImage_sources(t *testing.T) {
 								return nil
 							}),
 						},
-					}),
-					testAccStep(resource.TestStep{
+					},
+					{
 						Config:           withTags(`["v1"]`),
 						ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
-					}),
-					testAccStep(resource.TestStep{
+					},
+					{
 						Config: withTags(`["v2", "latest"]`),
 						ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 							plancheck.ExpectResourceAction("ecr_image.test", plancheck.ResourceActionUpdate),
@@ -314,8 +314,8 @@ func TestAccImage_sources(t *testing.T) {
 								return partsSince(srv, &parts)
 							}),
 						},
-					}),
-					testAccStep(resource.TestStep{
+					},
+					{
 						PreConfig: func() {
 							_ = os.RemoveAll(source)
 							source, digest2 = testAccImageSource(t, kind, dir, img2)
@@ -339,7 +339,7 @@ func TestAccImage_sources(t *testing.T) {
 								return nil
 							}),
 						},
-					}),
+					},
 					{
 						ResourceName:            "ecr_image.test",
 						ImportState:             true,
@@ -401,11 +401,15 @@ func TestAccImage_drift(t *testing.T) {
 		}
 	}
 	var other string
+	var parts int
 	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{
-			testAccStep(resource.TestStep{Config: config, ConfigStateChecks: []statecheck.StateCheck{readBack{t, srv, &digest, rawManifest(img, "oci-layout")}}}),
-			testAccStep(resource.TestStep{
+			{Config: config, ConfigStateChecks: []statecheck.StateCheck{
+				readBack{t, srv, &digest, rawManifest(img, "oci-layout")},
+				stateCheckFunc(func() error { parts = len(srv.RequestsFor("UploadLayerPart")); return nil }),
+			}},
+			{
 				PreConfig: func() {
 					if !srv.DeleteImage(testAccRegion, "", testAccImageRepo, digest) {
 						t.Fatal("the endpoint did not have the image")
@@ -418,9 +422,11 @@ func TestAccImage_drift(t *testing.T) {
 				ConfigStateChecks: []statecheck.StateCheck{
 					readBack{t, srv, &digest, rawManifest(img, "oci-layout")},
 					tagsAre(map[string]string{"v1": digest, "stable": digest}),
+					// The layers are there still: pushing the image again sends none.
+					stateCheckFunc(func() error { return partsSince(srv, &parts) }),
 				},
-			}),
-			testAccStep(resource.TestStep{
+			},
+			{
 				PreConfig: func() { other = pushExternally(t, srv, testAccRandomImage(t), "stable") },
 				Config:    config,
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
@@ -435,7 +441,7 @@ func TestAccImage_drift(t *testing.T) {
 						return nil
 					}),
 				},
-			}),
+			},
 		},
 	})
 }
@@ -465,7 +471,7 @@ func TestAccImage_destroy(t *testing.T) {
 			resource.ParallelTest(t, resource.TestCase{
 				ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 				Steps: []resource.TestStep{
-					testAccStep(resource.TestStep{Config: config, ConfigStateChecks: []statecheck.StateCheck{
+					{Config: config, ConfigStateChecks: []statecheck.StateCheck{
 						stateCheckFunc(func() error {
 							if tc.otherTag {
 								m := ecrpush.Manifest{Digest: digest, MediaType: string(mustT(img.MediaType())), Raw: mustT(img.RawManifest())}
@@ -476,7 +482,7 @@ func TestAccImage_destroy(t *testing.T) {
 							}
 							return nil
 						}),
-					}}),
+					}},
 				},
 				CheckDestroy: func(*terraform.State) error {
 					images := srv.Images(testAccRegion, "", testAccImageRepo)
@@ -557,7 +563,7 @@ func TestAccImage_index(t *testing.T) {
 			resource.ParallelTest(t, resource.TestCase{
 				ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 				Steps: []resource.TestStep{
-					testAccStep(resource.TestStep{
+					{
 						Config: testAccImageConfig(srv, args),
 						ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 							plancheck.ExpectKnownValue("ecr_image.test", tfjsonpath.New("image_digest"), knownvalue.StringExact(want)),
@@ -575,7 +581,7 @@ func TestAccImage_index(t *testing.T) {
 								return nil
 							}),
 						},
-					}),
+					},
 				},
 			})
 		})
