@@ -58,6 +58,7 @@ func keepOnce(at, keep int64) func(int64, int, int64) (int64, error) {
 // digest of exactly the bytes it accepted) and the expected number of uploads.
 func TestResumeAtOffsets(t *testing.T) {
 	size := int64(4*fakePart + 321)
+	blob, content := randomBlob(int(size), 3)
 	for _, tc := range []struct {
 		name    string
 		hook    func(int64, int, int64) (int64, error)
@@ -76,7 +77,7 @@ func TestResumeAtOffsets(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFakeECR(fakePart)
 			f.beforePart = tc.hook
-			blob, _ := randomBlob(int(size), 3)
+			blob.Content = bytes.NewReader(content)
 			res, err := (&Pusher{API: f}).PushBlob(context.Background(), pushTarget, blob, nil)
 			if err != nil {
 				t.Fatal(err)

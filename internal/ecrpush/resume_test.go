@@ -41,14 +41,14 @@ func recordExists(store *ResumeStore, digest string) bool {
 	return err == nil
 }
 
-// TestResumeAcrossRuns interrupts a 60 MiB push (15 MiB under the race
+// TestResumeAcrossRuns interrupts a 60 MiB push (10 MiB under the race
 // detector) after some parts with a failure the retries do not get past,
 // then pushes again with the same store: the second run starts no upload,
 // and sends only the bytes the endpoint does not have, counted there.
 func TestResumeAcrossRuns(t *testing.T) {
 	part, parts, done := int64(10*mib), 6, 3
 	if raceEnabled {
-		part, parts, done = 5*mib, 3, 2
+		part, parts, done = 5*mib, 2, 1
 	}
 	srv := pushEndpoint(t, part)
 	store := &ResumeStore{Dir: t.TempDir()}
@@ -117,7 +117,7 @@ func TestResumeAfterCancel(t *testing.T) {
 	const part = 5 * mib
 	srv := pushEndpoint(t, part)
 	store := &ResumeStore{Dir: t.TempDir()}
-	blob, _ := randomBlob(2*part+99, 61)
+	blob, _ := randomBlob(part+99, 61)
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &Pusher{API: client(srv, 2), Resume: store, Progress: interruptAfter(part, cancel)}
 	if _, err := p.PushBlob(ctx, pushTarget, blob, nil); !errors.Is(err, context.Canceled) {
@@ -152,7 +152,7 @@ func TestResumeWhenECRForgotTheUpload(t *testing.T) {
 	const part = 5 * mib
 	srv := pushEndpoint(t, part)
 	store := &ResumeStore{Dir: t.TempDir()}
-	blob, _ := randomBlob(2*part+1, 62)
+	blob, _ := randomBlob(part+1, 62)
 	ctx, cancel := context.WithCancel(context.Background())
 	_, _ = (&Pusher{API: client(srv, 2), Resume: store, Progress: interruptAfter(part, cancel)}).
 		PushBlob(ctx, pushTarget, blob, nil)
