@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	ecrtypes "github.com/aws/aws-sdk-go-v2/service/ecr/types"
+	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
@@ -45,13 +46,19 @@ type layerResource struct {
 
 type layerResourceModel struct {
 	targetModel
-	Source     types.String `tfsdk:"source"`
-	UploadIDWO types.String `tfsdk:"upload_id_wo"`
-	PartSizeWO types.Int64  `tfsdk:"part_size_wo"`
-	Digest     types.String `tfsdk:"digest"`
-	Size       types.Int64  `tfsdk:"size"`
-	ID         types.String `tfsdk:"id"`
+	Source     types.String   `tfsdk:"source"`
+	UploadIDWO types.String   `tfsdk:"upload_id_wo"`
+	PartSizeWO types.Int64    `tfsdk:"part_size_wo"`
+	Digest     types.String   `tfsdk:"digest"`
+	Size       types.Int64    `tfsdk:"size"`
+	ID         types.String   `tfsdk:"id"`
+	Timeouts   timeouts.Value `tfsdk:"timeouts"`
 }
+
+// defaultPushTimeout bounds a push when the timeouts block does not: long
+// enough for a few GiB on a slow uplink, and a push cut short by it resumes
+// where it stopped on the next apply.
+const defaultPushTimeout = 60 * time.Minute
 
 // progressInterval is how often a push in progress is logged at INFO.
 const progressInterval = 5 * time.Second
@@ -60,7 +67,7 @@ func (r *layerResource) Metadata(_ context.Context, req resource.MetadataRequest
 	resp.TypeName = req.ProviderTypeName + "_layer"
 }
 
-func (r *layerResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+func (r *layerResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	replace := schema.StringAttribute{PlanModifiers: []planmodifier.String{
 		stringplanmodifier.UseStateForUnknown(), stringplanmodifier.RequiresReplace()}}
 	resp.Schema = schema.Schema{
@@ -116,6 +123,9 @@ func (r *layerResource) Schema(_ context.Context, _ resource.SchemaRequest, resp
 					"other than the provider's.",
 			},
 		}, replace),
+		Blocks: map[string]schema.Block{
+			"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true}),
+		},
 	}
 }
 
@@ -258,10 +268,23 @@ func (r *layerResource) Create(ctx context.Context, req resource.CreateRequest, 
 	} else {
 		tflog.Warn(ctx, "Uploads cannot be resumed in a later run: "+err.Error())
 	}
-	callCtx, done := r.client.requestContext(ctx)
+	limit, diags := plan.Timeouts.Create(ctx, defaultPushTimeout)
+	resp.Diagnostics.Append(diags...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	limited, stop := context.WithTimeout(ctx, limit)
+	defer stop()
+	callCtx, done := r.client.requestContext(limited)
 	defer done()
 	result, err := pusher.PushBlob(callCtx, target, blob, upload)
 	if err != nil {
+		if errors.Is(limited.Err(), context.DeadlineExceeded) {
+			resp.Diagnostics.AddError("Layer Push Timed Out", fmt.Sprintf("Pushing %q did not finish within the create "+
+				"timeout (%s). What ECR acknowledged is kept: the next apply goes on from there. Raise timeouts.create "+
+				"for larger files or slower links.\n\n%v", source, limit, err))
+			return
+		}
 		resp.Diagnostics.AddError(explainPushFailure(err, r.client.accountID))
 		return
 	}
@@ -409,6 +432,7 @@ func (r *layerResource) ImportState(ctx context.Context, req resource.ImportStat
 			Region: types.StringValue(region)},
 		Source: types.StringNull(), UploadIDWO: types.StringNull(), PartSizeWO: types.Int64Null(),
 		Digest: types.StringValue(digest), Size: types.Int64Null(), ID: types.StringValue(layerID(registry, repository, digest)),
+		Timeouts: timeouts.Value{Object: types.ObjectNull(map[string]attr.Type{"create": types.StringType})},
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 }

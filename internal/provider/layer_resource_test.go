@@ -357,3 +357,26 @@ resource "ecr_layer" "layers" {
 
 // writeOnlyVersions gates tests of write-only arguments (Terraform 1.11+).
 var writeOnlyVersions = []tfversion.TerraformVersionCheck{tfversion.SkipBelow(tfversion.Version1_11_0)}
+
+// TestAccLayer_createTimeout: an endpoint that stops answering mid-push is
+// cut off by timeouts.create, with a message that names the limit, long
+// before the 60 s read timeout would end the attempt.
+func TestAccLayer_createTimeout(t *testing.T) {
+	testAccLayerCacheDir()
+	srv := testAccEndpoint(t)
+	srv.CreateRepository(testAccRegion, "", "team/app")
+	srv.InjectFault("UploadLayerPart", ecrlocal.Fault{Kind: ecrlocal.FaultHang, Times: 1})
+	file, _ := testAccLayerFile(t, t.TempDir(), "layer.bin", 1<<20, 5)
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{{
+			Config: testAccLayerConfig(srv, "test", fmt.Sprintf(`
+  repository_name = "team/app"
+  source          = %q
+  timeouts {
+    create = "2s"
+  }`, file)),
+			ExpectError: regexp.MustCompile(`(?s)Layer Push Timed Out.*create\s+timeout\s+\(2s\)`),
+		}},
+	})
+}
