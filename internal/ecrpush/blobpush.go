@@ -130,6 +130,7 @@ func (b *blobPush) run(ctx context.Context, handed *Upload) error {
 			// forget every state derived from it and hash from the start.
 			b.fromRecord = false
 			b.states = map[int64][]byte{}
+			b.res.Resumed, b.res.ResumedFrom = false, 0
 		}
 		b.uploadID = ""
 		b.progress(PhaseUploading, 0)

@@ -80,8 +80,8 @@ type BlobResult struct {
 	// not counted).
 	BytesSent int64
 	// Resumed is true when the push went on with an upload an earlier run
-	// had started (from its resume record); ResumedFrom is the first byte it
-	// sent to it.
+	// had started (from its resume record) and completed it; ResumedFrom is
+	// the first byte it sent to it.
 	Resumed     bool
 	ResumedFrom int64
 	// UploadID is the upload ECR completed (empty when skipped; on failure,
@@ -148,6 +148,9 @@ func (p *Pusher) parallelism() int {
 }
 
 func (p *Pusher) push(ctx context.Context, target Target, blobs []Blob, upload *Upload) ([]BlobResult, error) {
+	if p.API == nil {
+		return nil, errors.New("ecrpush: Pusher.API is nil")
+	}
 	if err := target.Validate(); err != nil {
 		return nil, err
 	}

@@ -166,7 +166,7 @@ func TestResumeWhenECRForgotTheUpload(t *testing.T) {
 	}
 	sent := partsSent(t, srv, before)
 	if sent[0].errorCode != "UploadNotFoundException" || acceptedBytes(sent) != blob.Size ||
-		countOps(srv, before, "InitiateLayerUpload") != 1 || res.Uploads != 1 || res.UploadID == rec.UploadID {
+		countOps(srv, before, "InitiateLayerUpload") != 1 || res.Uploads != 1 || res.UploadID == rec.UploadID || res.Resumed {
 		t.Fatalf("run 2: parts %+v, result %+v", sent, res)
 	}
 	if !isAvailable(t, srv, blob.Digest) || recordExists(store, blob.Digest) {
