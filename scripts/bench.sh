@@ -1,4 +1,7 @@
 #!/usr/bin/env bash
+# Copyright (c) ecrlabs
+# SPDX-License-Identifier: MPL-2.0
+
 # make bench: measures, side by side in one run,
 #   A) `plan` of a configuration with one ecr_layer_upload (against the local
 #      ECR endpoint) whose results feed a provisioner, and

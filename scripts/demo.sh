@@ -1,4 +1,7 @@
 #!/usr/bin/env bash
+# Copyright (c) ecrlabs
+# SPDX-License-Identifier: MPL-2.0
+
 # make demo: builds the provider and the local ECR endpoint, starts the
 # endpoint with a repository, and runs init/apply of examples/demo with the
 # chosen binary (terraform when present, else tofu; TF=... picks one).

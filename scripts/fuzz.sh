@@ -1,4 +1,7 @@
 #!/usr/bin/env bash
+# Copyright (c) ecrlabs
+# SPDX-License-Identifier: MPL-2.0
+
 # make fuzz: runs every fuzz target (go test -fuzz) for FUZZTIME each
 # (default 20s) and prints the executions each ran. A failing input is
 # written to the package's testdata/fuzz and fails the run.

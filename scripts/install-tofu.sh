@@ -1,27 +1,40 @@
 #!/usr/bin/env bash
-# Prints the path of an OpenTofu binary for the tests and the demo: the `tofu`
-# on PATH when it is 1.11 or later (the first with ephemeral resources), else
-# the pinned release, built from the Go module proxy.
+# Copyright (c) ecrlabs
+# SPDX-License-Identifier: MPL-2.0
+
+# Prints the path of OpenTofu $TOFU_VERSION (exactly that release) for the
+# tests, the demo and the benchmark: the `tofu` on PATH when it is that very
+# release, else a build of it from the Go module proxy. A `tofu` on PATH of any
+# other version is never used in its place, so that each `make test` run
+# tests the release it names.
 #
 # OpenTofu publishes no module-proxy binary, and this machine reaches no release
 # downloads, so the release is built from source in a throwaway module. The build
 # takes about nine minutes on two cores, so the binary is cached outside the work
-# tree (in $ECR_TOOLS_CACHE, default ~/.cache/terraform-provider-ecr) and reused.
+# tree (in $ECR_TOOLS_CACHE, default ~/.cache/terraform-provider-ecr, one
+# directory per version) and reused.
 set -euo pipefail
 
-version="${TOFU_VERSION:?set TOFU_VERSION, e.g. 1.11.5}"
+version="${TOFU_VERSION:?set TOFU_VERSION, e.g. 1.12.6}"
+want="OpenTofu v$version"
+
+# version_line BINARY: the "OpenTofu vX.Y.Z" line of `BINARY version`. Not
+# simply the first line: OpenTofu 1.12 prints CLI configuration warnings (for
+# example, TF_CLI_CONFIG_FILE naming a missing file) on stdout before it.
+version_line() { "$1" version 2>/dev/null | grep -m1 '^OpenTofu v' || true; }
 
 if installed="$(command -v tofu)"; then
-  if "$installed" version 2>/dev/null | head -1 | grep -Eq 'OpenTofu v(1\.(1[1-9]|[2-9][0-9])|[2-9])\.'; then
+  have="$(version_line "$installed")"
+  if [ "$have" = "$want" ]; then
     echo "$installed"
     exit 0
   fi
-  echo "ignoring $installed: it is older than OpenTofu 1.11" >&2
+  echo "not using $installed (${have:-no version}): the pinned release is $version" >&2
 fi
 cache="${ECR_TOOLS_CACHE:-$HOME/.cache/terraform-provider-ecr}"
 bin="$cache/tofu-$version/tofu"
 
-if [ -x "$bin" ] && "$bin" version 2>/dev/null | grep -q "OpenTofu v$version"; then
+if [ -x "$bin" ] && [ "$(version_line "$bin")" = "$want" ]; then
   echo "$bin"
   exit 0
 fi

@@ -1,3 +1,6 @@
+# Copyright (c) ecrlabs
+# SPDX-License-Identifier: MPL-2.0
+
 # Shared by demo.sh and bench.sh. Source it; it defines functions only.
 
 # Demo credentials: the local endpoint accepts exactly these, and checks the
