@@ -12,7 +12,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -79,17 +78,6 @@ func sha256Floor(content []byte) time.Duration {
 		best = min(best, cpuTime()-start)
 	}
 	return best
-}
-
-// cpuTime is the CPU time the process has used (user and system, all
-// threads): on a machine shared with other work it measures the work done,
-// where wall time measures the machine's load.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func BenchmarkPushThroughput(b *testing.B) {
