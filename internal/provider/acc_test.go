@@ -18,13 +18,28 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 
+	"github.com/ecrlabs/terraform-provider-ecr/internal/acctest"
 	"github.com/ecrlabs/terraform-provider-ecr/internal/ecrlocal"
 )
 
+// The shared pieces live in internal/acctest; these short names keep the
+// tests readable.
 const (
-	testAccAccessKey = "AKIAECRACCTEST000001"
-	testAccSecretKey = "ecr-acceptance-test-secret-key-00000001"
-	testAccRegion    = "eu-west-1"
+	testAccAccessKey = acctest.AccessKey
+	testAccSecretKey = acctest.SecretKey
+	testAccRegion    = acctest.Region
+)
+
+var (
+	testAccProviderConfig = acctest.ProviderConfig
+	testAccEchoConfig     = acctest.EchoConfig
+	issuedUploadIDs       = acctest.IssuedUploadIDs
+)
+
+type (
+	requestsCheck  = acctest.RequestsCheck
+	stateCheckFunc = acctest.StateCheckFunc
+	planCheckFunc  = acctest.PlanCheckFunc
 )
 
 // TestMain isolates the tests from the machine's AWS settings: only what a
@@ -42,60 +57,12 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// testAccEndpoint starts a local ECR endpoint with the test credentials.
+func testAccEndpoint(t *testing.T) *ecrlocal.Server { return acctest.Endpoint(t, ecrlocal.Options{}) }
+
 var testAccProtoV6ProviderFactories = map[string]func() (tfprotov6.ProviderServer, error){
 	"ecr":  providerserver.NewProtocol6WithError(New("test")()),
 	"echo": echoprovider.NewProviderServer(),
-}
-
-// testAccEndpoint starts a local ECR endpoint for one test.
-func testAccEndpoint(t *testing.T) *ecrlocal.Server {
-	t.Helper()
-	srv, err := ecrlocal.Start("127.0.0.1:0", ecrlocal.Options{AccessKeyID: testAccAccessKey, SecretAccessKey: testAccSecretKey})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
-	return srv
-}
-
-// testAccProviderConfig is a provider block pointed at the endpoint, with
-// extra arguments appended.
-func testAccProviderConfig(srv *ecrlocal.Server, extra string) string {
-	return fmt.Sprintf(`
-provider "ecr" {
-  region     = %q
-  access_key = %q
-  secret_key = %q
-  endpoints {
-    ecr = %q
-    sts = %q
-  }
-  %s
-}
-`, testAccRegion, testAccAccessKey, testAccSecretKey, srv.URL(), srv.URL(), extra)
-}
-
-// testAccEchoConfig passes an ephemeral value through the echo provider's
-// provider block into the state of echo.test, so a test can check it.
-func testAccEchoConfig(expression string) string {
-	return fmt.Sprintf(`
-provider "echo" {
-  data = %s
-}
-
-resource "echo" "test" {}
-`, expression)
-}
-
-// issuedUploadIDs lists every upload ID the endpoint handed out.
-func issuedUploadIDs(srv *ecrlocal.Server) []string {
-	var ids []string
-	for _, r := range srv.RequestsFor("InitiateLayerUpload") {
-		if id, ok := r.Output["uploadId"].(string); ok {
-			ids = append(ids, id)
-		}
-	}
-	return ids
 }
 
 // lastIssuedUpload checks that echo.test holds exactly the upload the
@@ -152,24 +119,6 @@ func (c noUploadIDs) CheckPlan(_ context.Context, req plancheck.CheckPlanRequest
 	resp.Error = c.find(req.Plan)
 }
 
-// requestsCheck runs an assertion over the requests the endpoint received.
-type requestsCheck struct {
-	srv   *ecrlocal.Server
-	check func([]ecrlocal.Request) error
-}
-
-func (c requestsCheck) CheckState(_ context.Context, _ statecheck.CheckStateRequest, resp *statecheck.CheckStateResponse) {
-	resp.Error = c.check(c.srv.Requests())
-}
-
-// stateCheckFunc runs an assertion that needs no state, after the state is
-// written: on what the endpoint or a test provider recorded.
-type stateCheckFunc func() error
-
-func (f stateCheckFunc) CheckState(_ context.Context, _ statecheck.CheckStateRequest, resp *statecheck.CheckStateResponse) {
-	resp.Error = f()
-}
-
 // hostListsOpenActions reports whether the CLI under test lists each
 // ephemeral resource as an "open" change in its plans. OpenTofu 1.11 does (it
 // keeps placeholders for them in plan files); Terraform and OpenTofu 1.12+ do
@@ -223,11 +172,4 @@ func (onlyEphemeralOpens) CheckPlan(_ context.Context, req plancheck.CheckPlanRe
 			return
 		}
 	}
-}
-
-// planCheckFunc adapts a function to a plan check.
-type planCheckFunc func(*tfjson.Plan) error
-
-func (f planCheckFunc) CheckPlan(_ context.Context, req plancheck.CheckPlanRequest, resp *plancheck.CheckPlanResponse) {
-	resp.Error = f(req.Plan)
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ecrlabs/terraform-provider-ecr/internal/acctest"
 	"github.com/ecrlabs/terraform-provider-ecr/internal/ecrlocal"
 )
 
@@ -108,11 +109,7 @@ resource "terraform_data" "consumer" {
 // request signature.
 func TestAccCLI_traceLogHasNoSecrets(t *testing.T) {
 	const token = "ecr-local-session-token-that-must-not-be-logged"
-	srv, err := ecrlocal.Start("127.0.0.1:0", ecrlocal.Options{AccessKeyID: testAccAccessKey, SecretAccessKey: testAccSecretKey, SessionToken: token})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
+	srv := acctest.Endpoint(t, ecrlocal.Options{AccessKeyID: testAccAccessKey, SecretAccessKey: testAccSecretKey, SessionToken: token})
 	srv.CreateRepository(testAccRegion, "", "team/app")
 	logFile := filepath.Join(t.TempDir(), "trace.log")
 	cmd := cliCommand(t, cliConfig(srv, `token = "`+token+`"`), []string{"TF_LOG=trace", "TF_LOG_PATH=" + logFile},
@@ -230,11 +227,7 @@ func TestAccCLI_traceLogHasNoAssumedCredentials(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			srv, err := ecrlocal.Start("127.0.0.1:0", ecrlocal.Options{AccessKeyID: profileKey, SecretAccessKey: profileSecret})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = srv.Close() })
+			srv := acctest.Endpoint(t, ecrlocal.Options{AccessKeyID: profileKey, SecretAccessKey: profileSecret})
 			srv.CreateRepository(testAccRegion, "", "team/app")
 			files := t.TempDir()
 			writeFile(t, filepath.Join(files, "credentials"),

@@ -51,7 +51,7 @@ ephemeral "ecr_layer_upload" "many" {
 			ConfigStateChecks: []statecheck.StateCheck{
 				statecheck.ExpectKnownValue("echo.test", tfjsonpath.New("data"), knownvalue.MapSizeExact(concurrentRepositories)),
 				uploadsInOwnRepository{srv},
-				requestsCheck{srv, func(reqs []ecrlocal.Request) error {
+				requestsCheck{Server: srv, Check: func(reqs []ecrlocal.Request) error {
 					opened := 0
 					for _, r := range reqs {
 						if r.Operation != "InitiateLayerUpload" {

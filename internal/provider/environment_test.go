@@ -70,7 +70,7 @@ ephemeral "ecr_layer_upload" "test" {
 			Config: config,
 			ConfigStateChecks: []statecheck.StateCheck{
 				statecheck.ExpectKnownValue("echo.test", tfjsonpath.New("data").AtMapKey("upload_id"), knownvalue.NotNull()),
-				requestsCheck{sts, func(reqs []ecrlocal.Request) error {
+				requestsCheck{Server: sts, Check: func(reqs []ecrlocal.Request) error {
 					if len(reqs) > 0 {
 						return fmt.Errorf("STS received %d requests (first: %s); want none", len(reqs), reqs[0].Operation)
 					}

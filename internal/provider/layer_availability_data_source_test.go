@@ -53,7 +53,7 @@ data "ecr_layer_availability" "test" {
 					knownvalue.Bool(true)),
 				statecheck.ExpectKnownValue("data.ecr_layer_availability.test", tfjsonpath.New("status").AtMapKey(absent[0]),
 					knownvalue.Bool(false)),
-				requestsCheck{srv, func(reqs []ecrlocal.Request) error {
+				requestsCheck{Server: srv, Check: func(reqs []ecrlocal.Request) error {
 					var sizes []int
 					for _, r := range reqs {
 						if r.Operation == "BatchCheckLayerAvailability" {

@@ -230,7 +230,7 @@ resource "ecr_layer" "test" {
 			ConfigStateChecks: []statecheck.StateCheck{
 				storedAs{srv, "ecr_layer.test", file},
 				noUploadIDs{srv},
-				requestsCheck{srv, handedInUploadCompleted},
+				requestsCheck{Server: srv, Check: handedInUploadCompleted},
 			},
 		})},
 	})
@@ -307,7 +307,7 @@ resource "ecr_layer" "b" {
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.CompareValuePairs("ecr_layer.a", tfjsonpath.New("id"), "ecr_layer.b", tfjsonpath.New("id"),
 						compare.ValuesSame()),
-					requestsCheck{srv, func([]ecrlocal.Request) error {
+					requestsCheck{Server: srv, Check: func([]ecrlocal.Request) error {
 						if got := srv.BytesReceived(); got != before || len(srv.RequestsFor("UploadLayerPart")) != parts {
 							return fmt.Errorf("the endpoint received %d more bytes for a layer it had", got-before)
 						}
@@ -334,7 +334,7 @@ func TestAccLayer_forEach(t *testing.T) {
 		file, _ := testAccLayerFile(t, dir, name, 256<<10+i*4099, uint64(100+i))
 		checks = append(checks, storedAs{srv, fmt.Sprintf("ecr_layer.layers[%d]", i), file})
 	}
-	checks = append(checks, requestsCheck{srv, func([]ecrlocal.Request) error {
+	checks = append(checks, requestsCheck{Server: srv, Check: func([]ecrlocal.Request) error {
 		if got := len(srv.Layers(testAccRegion, "", "team/app")); got != n {
 			return fmt.Errorf("the repository has %d layers, want %d", got, n)
 		}

@@ -66,7 +66,7 @@ func TestAccLayerUploadEphemeral_registryAndRegion(t *testing.T) {
 			ConfigStateChecks: []statecheck.StateCheck{
 				statecheck.ExpectKnownValue("echo.test", tfjsonpath.New("data").AtMapKey("region"), knownvalue.StringExact("us-west-2")),
 				lastIssuedUpload{srv},
-				requestsCheck{srv, func(reqs []ecrlocal.Request) error {
+				requestsCheck{Server: srv, Check: func(reqs []ecrlocal.Request) error {
 					for _, r := range reqs {
 						if r.Operation == "InitiateLayerUpload" && (r.Region != "us-west-2" || r.Input["registryId"] != "210987654321") {
 							return fmt.Errorf("InitiateLayerUpload reached region %s, registry %v", r.Region, r.Input["registryId"])

@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
+	"github.com/ecrlabs/terraform-provider-ecr/internal/acctest"
 	"github.com/ecrlabs/terraform-provider-ecr/internal/ecrlocal"
 	"github.com/ecrlabs/terraform-provider-ecr/internal/ecrpush"
 )
@@ -100,11 +101,7 @@ func TestAccReliability_hungEndpointTimesOut(t *testing.T) {
 // verification is on by default, custom_ca_bundle trusts the CA, insecure
 // turns verification off.
 func TestAccReliability_TLS(t *testing.T) {
-	srv, caPEM, err := ecrlocal.StartTLS("127.0.0.1:0", ecrlocal.Options{AccessKeyID: testAccAccessKey, SecretAccessKey: testAccSecretKey})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
+	srv, caPEM := acctest.TLSEndpoint(t, ecrlocal.Options{})
 	srv.CreateRepository(testAccRegion, "", "team/app")
 	caFile := filepath.Join(t.TempDir(), "ca.pem")
 	if err := os.WriteFile(caFile, caPEM, 0o600); err != nil {
@@ -143,12 +140,7 @@ func TestAccReliability_TLS(t *testing.T) {
 // against an endpoint that enforces ECR's request quotas. The provider's
 // pacing must keep every request under the quota: not one is throttled.
 func TestAccReliability_forEachStaysUnderQuota(t *testing.T) {
-	srv, err := ecrlocal.Start("127.0.0.1:0", ecrlocal.Options{AccessKeyID: testAccAccessKey, SecretAccessKey: testAccSecretKey,
-		Quotas: ecrpush.ServiceQuotas, Slack: 1.5})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
+	srv := acctest.Endpoint(t, ecrlocal.Options{Quotas: ecrpush.ServiceQuotas, Slack: 1.5})
 	srv.CreateRepository(testAccRegion, "", "team/app")
 	resource.ParallelTest(t, resource.TestCase{
 		TerraformVersionChecks:   ephemeralSupported,
@@ -162,7 +154,7 @@ ephemeral "ecr_layer_upload" "many" {
 ` + testAccEchoConfig(`{ for k, u in ephemeral.ecr_layer_upload.many : k => u.upload_id }`),
 			ConfigStateChecks: []statecheck.StateCheck{
 				statecheck.ExpectKnownValue("echo.test", tfjsonpath.New("data"), knownvalue.MapSizeExact(300)),
-				requestsCheck{srv, func(reqs []ecrlocal.Request) error {
+				requestsCheck{Server: srv, Check: func(reqs []ecrlocal.Request) error {
 					opened, throttled := 0, 0
 					for _, r := range reqs {
 						if r.Operation != "InitiateLayerUpload" {
