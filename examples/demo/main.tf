@@ -1,9 +1,14 @@
-# The demo `make demo` runs: it opens an ecr_layer_upload against the local
-# ECR endpoint and prints the upload ID and part size from a provisioner.
-# Neither value is written to state.
+# The demo `make demo` runs against the local ECR endpoint:
+# 1. it opens an ecr_layer_upload and a provisioner prints its upload ID and
+#    part size (neither is written to state);
+# 2. ecr_layer pushes a small layer through that very upload (the
+#    write-only hand-in), so the digest ECR stored can be compared with
+#    sha256sum of the file;
+# 3. ecr_image pushes a small multi-layer image from an OCI layout, for
+#    crane to read back by the image_uri's repository and digest.
 
 terraform {
-  required_version = ">= 1.10"
+  required_version = ">= 1.11" # write-only arguments
   required_providers {
     ecr = {
       source = "ecrlabs/ecr"
@@ -23,9 +28,19 @@ variable "report_file" {
 }
 
 variable "repository_name" {
-  description = "Repository to start the upload in."
+  description = "Repository to push to."
   type        = string
   default     = "demo/app"
+}
+
+variable "layer_file" {
+  description = "The blob to push through the upload ecr_layer_upload opens (make demo writes a small gzipped tar)."
+  type        = string
+}
+
+variable "image_source" {
+  description = "An OCI image layout directory (make demo writes a three-layer image)."
+  type        = string
 }
 
 provider "ecr" {
@@ -49,4 +64,31 @@ resource "terraform_data" "show_upload" {
       PART_SIZE   = ephemeral.ecr_layer_upload.demo.part_size
     }
   }
+}
+
+# The layer goes through the upload opened above: write-only arguments, so
+# the upload ID and part size reach neither the plan nor the state.
+resource "ecr_layer" "demo" {
+  repository_name = var.repository_name
+  source          = var.layer_file
+  upload_id_wo    = ephemeral.ecr_layer_upload.demo.upload_id
+  part_size_wo    = ephemeral.ecr_layer_upload.demo.part_size
+}
+
+resource "ecr_image" "demo" {
+  repository_name = var.repository_name
+  source          = var.image_source
+  tags            = ["demo"]
+}
+
+output "layer_digest" {
+  value = ecr_layer.demo.digest
+}
+
+output "image_digest" {
+  value = ecr_image.demo.image_digest
+}
+
+output "image_uri" {
+  value = ecr_image.demo.image_uri
 }
