@@ -1,4 +1,7 @@
 #!/usr/bin/env bash
+# Copyright (c) ecrlabs
+# SPDX-License-Identifier: MPL-2.0
+
 # The push benchmarks of issues 9 (ecr_layer) and 10 (ecr_image), side by
 # side in one run, against the local ECR endpoint on loopback. It reports
 # medians and ratios; it asserts nothing about times.

@@ -1,4 +1,7 @@
 #!/usr/bin/env bash
+# Copyright (c) ecrlabs
+# SPDX-License-Identifier: MPL-2.0
+
 # make demo: builds the provider and the local ECR endpoint (and crane, from
 # the Go module proxy into the cache, to read back what was pushed), starts
 # the endpoint with a repository, and runs init/apply of examples/demo with

@@ -1,3 +1,6 @@
+# Copyright (c) ecrlabs
+# SPDX-License-Identifier: MPL-2.0
+
 # Shared by demo.sh and bench-push.sh (with lib.sh). Source it; it defines
 # functions only.
 

@@ -1,3 +1,6 @@
+# Copyright (c) ecrlabs
+# SPDX-License-Identifier: MPL-2.0
+
 # The demo `make demo` runs against the local ECR endpoint:
 # 1. it opens an ecr_layer_upload and a provisioner prints its upload ID and
 #    part size (neither is written to state);
