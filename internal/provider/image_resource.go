@@ -11,8 +11,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/ecr"
+	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
@@ -48,14 +51,15 @@ type imageResource struct {
 
 type imageResourceModel struct {
 	targetModel
-	Source       types.String `tfsdk:"source"`
-	Ref          types.String `tfsdk:"ref"`
-	Platform     types.String `tfsdk:"platform"`
-	Tags         types.Set    `tfsdk:"tags"`
-	KeepRemotely types.Bool   `tfsdk:"keep_remotely"`
-	ImageDigest  types.String `tfsdk:"image_digest"`
-	ImageURI     types.String `tfsdk:"image_uri"`
-	ID           types.String `tfsdk:"id"`
+	Source       types.String   `tfsdk:"source"`
+	Ref          types.String   `tfsdk:"ref"`
+	Platform     types.String   `tfsdk:"platform"`
+	Tags         types.Set      `tfsdk:"tags"`
+	KeepRemotely types.Bool     `tfsdk:"keep_remotely"`
+	ImageDigest  types.String   `tfsdk:"image_digest"`
+	ImageURI     types.String   `tfsdk:"image_uri"`
+	ID           types.String   `tfsdk:"id"`
+	Timeouts     timeouts.Value `tfsdk:"timeouts"`
 }
 
 // platformRegexp is the form of platform; imagesource checks the parts.
@@ -65,7 +69,7 @@ func (r *imageResource) Metadata(_ context.Context, req resource.MetadataRequest
 	resp.TypeName = req.ProviderTypeName + "_image"
 }
 
-func (r *imageResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+func (r *imageResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	replace := schema.StringAttribute{PlanModifiers: []planmodifier.String{
 		stringplanmodifier.UseStateForUnknown(), stringplanmodifier.RequiresReplace()}}
 	resp.Schema = schema.Schema{
@@ -158,6 +162,9 @@ func (r *imageResource) Schema(_ context.Context, _ resource.SchemaRequest, resp
 					"repository whose first path component is 12 digits must be imported with the registry given.",
 			},
 		}, replace),
+		Blocks: map[string]schema.Block{
+			"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true, Update: true}),
+		},
 	}
 }
 
@@ -301,20 +308,33 @@ func (r *imageResource) Create(ctx context.Context, req resource.CreateRequest, 
 		return
 	}
 
-	callCtx, done := r.client.requestContext(ctx)
+	limit, diags := plan.Timeouts.Create(ctx, defaultPushTimeout)
+	resp.Diagnostics.Append(diags...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	limited, stop := context.WithTimeout(ctx, limit)
+	defer stop()
+	callCtx, done := r.client.requestContext(limited)
 	defer done()
 	blobs := src.Blobs()
 	pushBlobs := make([]ecrpush.Blob, len(blobs))
 	for i, b := range blobs {
 		pushBlobs[i] = ecrpush.Blob{Name: b.Name, Digest: b.Digest, Size: b.Size, Content: b.Content}
 	}
-	pusher := &ecrpush.Pusher{API: r.client.ecr, Progress: imageProgressLogger(ctx, source)}
+	pusher := &ecrpush.Pusher{API: isolatedLogs{r.client.ecr}, Progress: imageProgressLogger(ctx, source)}
 	if dir, err := cacheDir(); err == nil {
 		pusher.Resume = &ecrpush.ResumeStore{Dir: filepath.Join(dir, "uploads")}
 	} else {
 		tflog.Warn(ctx, "Uploads cannot be resumed in a later run: "+err.Error())
 	}
 	results, err := pusher.Push(callCtx, target, pushBlobs)
+	if err != nil && errors.Is(limited.Err(), context.DeadlineExceeded) {
+		resp.Diagnostics.AddError("Image Push Timed Out", fmt.Sprintf("Pushing %q did not finish within the create "+
+			"timeout (%s). What ECR acknowledged is kept: the next apply goes on from there. Raise timeouts.create "+
+			"for larger images or slower links.\n\n%v", source, limit, err))
+		return
+	}
 	if err != nil {
 		summary, detail := explainImagePushFailure(err, r.client.accountID)
 		resp.Diagnostics.AddError(summary, detail)
@@ -352,6 +372,38 @@ func (r *imageResource) Create(ctx context.Context, req resource.CreateRequest, 
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 
+// isolatedLogs gives each call of a parallel push a logger context of its
+// own. terraform-plugin-log (v0.11.0) masks a log line's fields by writing
+// into its context's field map, so calls logging under one context from
+// several goroutines write one map at once, which the Go runtime stops with
+// "fatal error: concurrent map writes" (seen in TestAccImage_* before this).
+// tflog.SetField copies the map; the copy is only read meanwhile.
+type isolatedLogs struct{ api ecrpush.PushAPI }
+
+func ownLogs(ctx context.Context) context.Context {
+	return tflog.SetField(ctx, "ecr_parallel_call", true)
+}
+
+func (a isolatedLogs) BatchCheckLayerAvailability(ctx context.Context, in *ecr.BatchCheckLayerAvailabilityInput,
+	opts ...func(*ecr.Options)) (*ecr.BatchCheckLayerAvailabilityOutput, error) {
+	return a.api.BatchCheckLayerAvailability(ownLogs(ctx), in, opts...)
+}
+
+func (a isolatedLogs) InitiateLayerUpload(ctx context.Context, in *ecr.InitiateLayerUploadInput,
+	opts ...func(*ecr.Options)) (*ecr.InitiateLayerUploadOutput, error) {
+	return a.api.InitiateLayerUpload(ownLogs(ctx), in, opts...)
+}
+
+func (a isolatedLogs) UploadLayerPart(ctx context.Context, in *ecr.UploadLayerPartInput,
+	opts ...func(*ecr.Options)) (*ecr.UploadLayerPartOutput, error) {
+	return a.api.UploadLayerPart(ownLogs(ctx), in, opts...)
+}
+
+func (a isolatedLogs) CompleteLayerUpload(ctx context.Context, in *ecr.CompleteLayerUploadInput,
+	opts ...func(*ecr.Options)) (*ecr.CompleteLayerUploadOutput, error) {
+	return a.api.CompleteLayerUpload(ownLogs(ctx), in, opts...)
+}
+
 func pushManifests(src *imagesource.Source) []ecrpush.Manifest {
 	var out []ecrpush.Manifest
 	for _, m := range src.Manifests() {
@@ -379,7 +431,7 @@ func imageProgressLogger(ctx context.Context, source string) func(ecrpush.Progre
 		if p.AllTotal > 0 {
 			percent = float64(p.AllDone) * 100 / float64(p.AllTotal)
 		}
-		tflog.Info(ctx, fmt.Sprintf("Image %s: %d of %d blobs, %d of %d bytes (%.0f%%); %s %s", source, p.BlobsDone, p.Blobs,
+		tflog.Info(ownLogs(ctx), fmt.Sprintf("Image %s: %d of %d blobs, %d of %d bytes (%.0f%%); %s %s", source, p.BlobsDone, p.Blobs,
 			p.AllDone, p.AllTotal, percent, p.Name, p.Phase),
 			map[string]any{"source": source, "blob": p.Name, "digest": p.Digest, "phase": p.Phase.String(),
 				"bytes_done": p.AllDone, "bytes_total": p.AllTotal, "blobs_done": p.BlobsDone, "blobs": p.Blobs})
@@ -478,7 +530,14 @@ func (r *imageResource) Update(ctx context.Context, req resource.UpdateRequest, 
 		}
 	}
 	digest := state.ImageDigest.ValueString()
-	callCtx, done := r.client.requestContext(ctx)
+	limit, diags := plan.Timeouts.Update(ctx, defaultPushTimeout)
+	resp.Diagnostics.Append(diags...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	limited, stop := context.WithTimeout(ctx, limit)
+	defer stop()
+	callCtx, done := r.client.requestContext(limited)
 	defer done()
 	if len(added) > 0 || len(removed) > 0 {
 		// The manifest ECR holds, byte for byte: tagging sends it again, and
@@ -597,6 +656,8 @@ func (r *imageResource) ImportState(ctx context.Context, req resource.ImportStat
 		Source: types.StringNull(), Ref: types.StringNull(), Platform: types.StringNull(),
 		Tags: types.SetNull(types.StringType), KeepRemotely: types.BoolValue(false),
 		ImageDigest: types.StringValue(digest),
+		Timeouts: timeouts.Value{Object: types.ObjectNull(map[string]attr.Type{
+			"create": types.StringType, "update": types.StringType})},
 	}
 	if registry != "" {
 		m.RegistryID = types.StringValue(registry)

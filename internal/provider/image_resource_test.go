@@ -388,7 +388,7 @@ func TestAccImage_drift(t *testing.T) {
 	srv.CreateRepository(testAccRegion, "", testAccImageRepo)
 	img := testAccRandomImage(t)
 	source, digest := testAccImageSource(t, "oci-layout", t.TempDir(), img)
-	config := testAccImageConfig(srv, fmt.Sprintf("source = %q\n  tags = [\"v1\", \"stable\"]", source))
+	config := testAccImageConfig(srv, fmt.Sprintf("source = %q\n  tags = [\"v1\", \"stable\"]\n  timeouts {\n    create = \"10m\"\n    update = \"5m\"\n  }", source))
 	tagsAre := func(want map[string]string) stateCheckFunc {
 		return func() error {
 			got := srv.ImageTags(testAccRegion, "", testAccImageRepo)
