@@ -105,6 +105,14 @@ func newClient(ctx context.Context, m providerModel, cfg *awsbase.Config, interr
 	return c, diags
 }
 
+// ownFields returns ctx with a private copy of its log fields, for a line
+// logged while other goroutines log under the same context: terraform-plugin-log
+// (v0.11.0) masks a line by writing into its context's field map, so two lines
+// logged at once under one context write one map at once ("fatal error:
+// concurrent map writes"). Every line the engine's goroutines cause (AWS calls,
+// progress) goes through it; tflog's Mask* functions copy the map.
+func ownFields(ctx context.Context) context.Context { return tflog.MaskAllFieldValuesStrings(ctx) }
+
 // logCall writes one attempt of an AWS call to the provider's log.
 func logCall(ctx context.Context, call ecrpush.Call) {
 	fields := map[string]any{
@@ -122,7 +130,7 @@ func logCall(ctx context.Context, call ecrpush.Call) {
 	if call.Err != nil {
 		fields["error"] = call.Err.Error()
 	}
-	tflog.Debug(ctx, "AWS call", fields)
+	tflog.Debug(ownFields(ctx), "AWS call", fields)
 }
 
 // requestContext prepares the context of a call: canceled when Terraform

@@ -11,7 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
@@ -322,7 +321,7 @@ func (r *imageResource) Create(ctx context.Context, req resource.CreateRequest, 
 	for i, b := range blobs {
 		pushBlobs[i] = ecrpush.Blob{Name: b.Name, Digest: b.Digest, Size: b.Size, Content: b.Content}
 	}
-	pusher := &ecrpush.Pusher{API: isolatedLogs{r.client.ecr}, Progress: imageProgressLogger(ctx, source)}
+	pusher := &ecrpush.Pusher{API: r.client.ecr, Progress: imageProgressLogger(ctx, source)}
 	if dir, err := cacheDir(); err == nil {
 		pusher.Resume = &ecrpush.ResumeStore{Dir: filepath.Join(dir, "uploads")}
 	} else {
@@ -372,38 +371,6 @@ func (r *imageResource) Create(ctx context.Context, req resource.CreateRequest, 
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 
-// isolatedLogs gives each call of a parallel push a logger context of its
-// own. terraform-plugin-log (v0.11.0) masks a log line's fields by writing
-// into its context's field map, so calls logging under one context from
-// several goroutines write one map at once, which the Go runtime stops with
-// "fatal error: concurrent map writes" (seen in TestAccImage_* before this).
-// tflog.SetField copies the map; the copy is only read meanwhile.
-type isolatedLogs struct{ api ecrpush.PushAPI }
-
-func ownLogs(ctx context.Context) context.Context {
-	return tflog.SetField(ctx, "ecr_parallel_call", true)
-}
-
-func (a isolatedLogs) BatchCheckLayerAvailability(ctx context.Context, in *ecr.BatchCheckLayerAvailabilityInput,
-	opts ...func(*ecr.Options)) (*ecr.BatchCheckLayerAvailabilityOutput, error) {
-	return a.api.BatchCheckLayerAvailability(ownLogs(ctx), in, opts...)
-}
-
-func (a isolatedLogs) InitiateLayerUpload(ctx context.Context, in *ecr.InitiateLayerUploadInput,
-	opts ...func(*ecr.Options)) (*ecr.InitiateLayerUploadOutput, error) {
-	return a.api.InitiateLayerUpload(ownLogs(ctx), in, opts...)
-}
-
-func (a isolatedLogs) UploadLayerPart(ctx context.Context, in *ecr.UploadLayerPartInput,
-	opts ...func(*ecr.Options)) (*ecr.UploadLayerPartOutput, error) {
-	return a.api.UploadLayerPart(ownLogs(ctx), in, opts...)
-}
-
-func (a isolatedLogs) CompleteLayerUpload(ctx context.Context, in *ecr.CompleteLayerUploadInput,
-	opts ...func(*ecr.Options)) (*ecr.CompleteLayerUploadOutput, error) {
-	return a.api.CompleteLayerUpload(ownLogs(ctx), in, opts...)
-}
-
 func pushManifests(src *imagesource.Source) []ecrpush.Manifest {
 	var out []ecrpush.Manifest
 	for _, m := range src.Manifests() {
@@ -431,7 +398,7 @@ func imageProgressLogger(ctx context.Context, source string) func(ecrpush.Progre
 		if p.AllTotal > 0 {
 			percent = float64(p.AllDone) * 100 / float64(p.AllTotal)
 		}
-		tflog.Info(ownLogs(ctx), fmt.Sprintf("Image %s: %d of %d blobs, %d of %d bytes (%.0f%%); %s %s", source, p.BlobsDone, p.Blobs,
+		tflog.Info(ownFields(ctx), fmt.Sprintf("Image %s: %d of %d blobs, %d of %d bytes (%.0f%%); %s %s", source, p.BlobsDone, p.Blobs,
 			p.AllDone, p.AllTotal, percent, p.Name, p.Phase),
 			map[string]any{"source": source, "blob": p.Name, "digest": p.Digest, "phase": p.Phase.String(),
 				"bytes_done": p.AllDone, "bytes_total": p.AllTotal, "blobs_done": p.BlobsDone, "blobs": p.Blobs})

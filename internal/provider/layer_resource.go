@@ -322,7 +322,7 @@ func progressLogger(ctx context.Context, source string) func(ecrpush.Progress) {
 		if p.Total > 0 {
 			percent = float64(p.Done) * 100 / float64(p.Total)
 		}
-		tflog.Info(ctx, fmt.Sprintf("Layer %s: %s, %d of %d bytes (%.0f%%)", source, p.Phase, p.Done, p.Total, percent),
+		tflog.Info(ownFields(ctx), fmt.Sprintf("Layer %s: %s, %d of %d bytes (%.0f%%)", source, p.Phase, p.Done, p.Total, percent),
 			map[string]any{"source": source, "digest": p.Digest, "phase": p.Phase.String(), "bytes_done": p.Done, "bytes_total": p.Total})
 	}
 }
