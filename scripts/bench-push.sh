@@ -119,7 +119,15 @@ done
 now_ms() { date +%s%3N; }
 # run_logged CMD...: runs CMD with its output in a log, shown if it fails.
 run_logged() {
-  "$@" > "$work/last.log" 2>&1 || { echo "failed: $*" >&2; tail -40 "$work/last.log" >&2; return 1; }
+  local log
+  "$@" > "$work/last.log" 2>&1 && return 0
+  echo "failed: $*" >&2
+  tail -40 "$work/last.log" >&2
+  for log in "$work/ep/log" "$work/registry.log"; do
+    if [ -f "$log" ]; then echo "--- the end of $log:" >&2; tail -5 "$log" >&2; fi
+  done
+  [ -n "$registry_pid" ] && ! kill -0 "$registry_pid" 2>/dev/null && echo "(the registry, pid $registry_pid, is gone)" >&2
+  return 1
 }
 # child_cpu: user+system CPU seconds of this shell's waited-for children
 # (a terraform's includes its provider processes').
@@ -151,12 +159,20 @@ fresh_endpoint() {
   mkdir -p "$work/ep"
   start_endpoint "$work/ecr-local" "$work/ep" -dir "$work/ep" -region "$region" -repository "$repo" 2> "$work/ep/log"
 }
+# fresh_registry: a new go-containerregistry registry (it keeps blobs in
+# memory), answering on registry_host.
 fresh_registry() {
-  stop_registry
-  "$registry" -port 0 2> "$work/registry.log" &
-  registry_pid=$!
-  for _ in $(seq 100); do grep -q 'serving on port' "$work/registry.log" 2>/dev/null && break; sleep 0.1; done
-  registry_host="localhost:$(grep -o 'serving on port [0-9]*' "$work/registry.log" | awk '{print $4}')"
+  local attempt
+  for attempt in 1 2 3; do
+    stop_registry
+    "$registry" -port 0 2> "$work/registry.log" &
+    registry_pid=$!
+    for _ in $(seq 100); do grep -q 'serving on port' "$work/registry.log" 2>/dev/null && break; sleep 0.1; done
+    registry_host="localhost:$(grep -o 'serving on port [0-9]*' "$work/registry.log" | awk '{print $4}')"
+    curl -sf -o /dev/null "http://$registry_host/v2/" && return 0
+    echo "the registry did not answer (attempt $attempt): $(tail -3 "$work/registry.log")" >&2
+  done
+  return 1
 }
 parts_sent() { grep -c 'UploadLayerPart .*: ok' "$work/ep/log" || true; }
 median() { sort -n "$work/$1" | awk '{v[NR]=$1} END {if (NR == 0) print "nan"; else print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
