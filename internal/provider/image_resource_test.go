@@ -274,6 +274,7 @@ func TestAccImage_sources(t *testing.T) {
 			var digest2 string
 			resource.ParallelTest(t, resource.TestCase{
 				ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+				CheckDestroy:             iamCovers{srv, []string{"ecr_image"}}.CheckDestroy,
 				Steps: []resource.TestStep{
 					{
 						Config: withTags(`["v1"]`),

@@ -45,6 +45,7 @@ data "ecr_layer_availability" "test" {
 }
 `, file, absent[0], `"`+strings.Join(absent[1:], `", "`)+`"`),
 			ConfigStateChecks: []statecheck.StateCheck{
+				iamCovers{srv, []string{"ecr_layer_availability", "ecr_layer"}},
 				statecheck.ExpectKnownValue("data.ecr_layer_availability.test", tfjsonpath.New("available"),
 					knownvalue.ListExact([]knownvalue.Check{knownvalue.StringExact(digest)})),
 				statecheck.ExpectKnownValue("data.ecr_layer_availability.test", tfjsonpath.New("missing"),

@@ -114,6 +114,7 @@ func TestAccLayer_basic(t *testing.T) {
 	idPattern := regexp.MustCompile(`^[0-9]{12}/team/app@sha256:[a-f0-9]{64}$`)
 	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             iamCovers{srv, []string{"ecr_layer"}}.CheckDestroy,
 		Steps: []resource.TestStep{
 			{
 				Config: config,

@@ -41,6 +41,7 @@ func TestAccLayerUploadEphemeral_basic(t *testing.T) {
 		Steps: []resource.TestStep{testAccStep(resource.TestStep{
 			Config: testAccLayerUploadConfig_basic(srv, `repository_name = "team/app"`),
 			ConfigStateChecks: []statecheck.StateCheck{
+				iamCovers{srv, []string{"ecr_layer_upload"}},
 				statecheck.ExpectKnownValue("echo.test", data.AtMapKey("upload_id"), knownvalue.StringRegexp(ecrpush.UploadIDRegexp)),
 				statecheck.ExpectKnownValue("echo.test", data.AtMapKey("part_size"), knownvalue.Int64Exact(6<<20)),
 				statecheck.ExpectKnownValue("echo.test", data.AtMapKey("repository_name"), knownvalue.StringExact("team/app")),

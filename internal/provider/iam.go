@@ -1,0 +1,17 @@
+package provider
+
+// iamActions is each type's minimum IAM policy: the ECR actions its calls
+// need, one per ECR operation it makes (ECR names its IAM actions after its
+// operations). The acceptance tests check that every ECR call a type makes is
+// listed here, and a unit test that each type's page lists them.
+var iamActions = map[string][]string{
+	"ecr_layer_upload":       {"ecr:InitiateLayerUpload"},
+	"ecr_layer_availability": {"ecr:BatchCheckLayerAvailability"},
+	"ecr_layer": {"ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart",
+		"ecr:CompleteLayerUpload"},
+	// ecr:DescribeRepositories only explains a tag an immutable repository
+	// refused; without it the error is less specific, not fatal.
+	"ecr_image": {"ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart",
+		"ecr:CompleteLayerUpload", "ecr:PutImage", "ecr:BatchGetImage", "ecr:DescribeImages", "ecr:BatchDeleteImage",
+		"ecr:DescribeRepositories"},
+}
