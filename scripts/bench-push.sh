@@ -179,7 +179,7 @@ median() { sort -n "$work/$1" | awk '{v[NR]=$1} END {if (NR == 0) print "nan"; e
 # rss_max FILE: the largest peak RSS (MiB) of the provider processes in FILE.
 rss_max() { sort -n "$work/$1" | tail -1 | awk '{printf "%.1f", $1 / 1024}'; }
 # cpu_sum FILE: user+system CPU seconds of the provider processes in FILE.
-cpu_sum() { awk '{s += $2 + $3} END {printf "%.1f", s}' "$work/$1"; }
+cpu_sum() { awk '{s += $2 + $3} END {printf "%.1f\n", s}' "$work/$1"; }
 random_file() { head -c "$(($2 * 1048576))" /dev/urandom > "$1"; }
 
 echo "==> making the files: ${size_mib} MiB, 1 KiB, and a ${image_layers}-layer image of ${image_mib} MiB"
