@@ -1,4 +1,8 @@
-package cranecheck
+package ecrlocal_test
+
+// These tests read images back from the endpoint with go-containerregistry
+// (the library behind crane), a client nobody here wrote, to show that what
+// was pushed through ECR's API is served byte for byte by its registry API.
 
 import (
 	"bytes"
