@@ -32,7 +32,7 @@ esac
 
 files() {
   git ls-files --cached --others --exclude-standard -- '*.go' '*.sh' '*.tf' \
-    | grep -Ev '^examples/(provider|resources|data-sources|ephemeral-resources|functions|actions|list-resources)/' \
+    | grep -Ev '^examples/(provider|resources|data-sources|ephemeral-resources|functions|actions|list-resources|guides)/' \
     | sort -u
 }
 

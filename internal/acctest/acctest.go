@@ -1,3 +1,6 @@
+// Copyright (c) ecrlabs
+// SPDX-License-Identifier: MPL-2.0
+
 // Package acctest holds what the provider's tests share: the local ECR
 // endpoint started with the test credentials, configurations composed with
 // the echo provider, and state and plan checks over what the endpoint saw.

@@ -1,3 +1,6 @@
+// Copyright (c) ecrlabs
+// SPDX-License-Identifier: MPL-2.0
+
 // Package ecrlocal is a local Amazon ECR endpoint for tests and demos.
 //
 // It speaks ECR's wire protocol (JSON 1.1 over HTTP, SigV4-signed requests,

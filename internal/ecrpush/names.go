@@ -1,3 +1,6 @@
+// Copyright (c) ecrlabs
+// SPDX-License-Identifier: MPL-2.0
+
 // Package ecrpush is the engine that pushes layers and images to Amazon ECR.
 //
 // It is plain Go over the AWS SDK, with no Terraform imports: the provider

@@ -1,3 +1,6 @@
+// Copyright (c) ecrlabs
+// SPDX-License-Identifier: MPL-2.0
+
 // Package imagesource reads an image to push to ECR from disk: an OCI image
 // layout directory, an OCI layout tarball (a tar of such a directory, which
 // is also what Docker 25 and later write with `docker save`), or a legacy

@@ -1,3 +1,6 @@
+// Copyright (c) ecrlabs
+// SPDX-License-Identifier: MPL-2.0
+
 package provider
 
 // iamActions is each type's minimum IAM policy: the ECR actions its calls

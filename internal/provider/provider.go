@@ -1,3 +1,6 @@
+// Copyright (c) ecrlabs
+// SPDX-License-Identifier: MPL-2.0
+
 // Package provider adapts the ecrpush engine to Terraform and OpenTofu.
 package provider
 

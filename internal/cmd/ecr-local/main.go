@@ -1,3 +1,6 @@
+// Copyright (c) ecrlabs
+// SPDX-License-Identifier: MPL-2.0
+
 // Command ecr-local serves the local ECR endpoint on loopback, for the demo
 // and for trying the provider without AWS. Pushed layers are kept in a
 // temporary directory (under -dir) that goes when the command stops.
