@@ -130,15 +130,18 @@ var hostListsOpenActions = sync.OnceValue(func() bool {
 	if os.Getenv("TF_ACC_PROVIDER_HOST") != "registry.opentofu.org" {
 		return false
 	}
-	out, err := exec.Command(os.Getenv("TF_ACC_TERRAFORM_PATH"), "version", "-json").Output()
+	// A version that cannot be read would silently pick the wrong
+	// expectation for every test: stop the run instead.
+	cli := os.Getenv("TF_ACC_TERRAFORM_PATH")
+	out, err := exec.Command(cli, "version", "-json").Output()
 	if err != nil {
-		return false
+		panic(fmt.Sprintf("cannot run %q version -json: %v", cli, err))
 	}
 	var v struct {
 		Version string `json:"terraform_version"`
 	}
-	if json.Unmarshal(out, &v) != nil {
-		return false
+	if err := json.Unmarshal(out, &v); err != nil || v.Version == "" {
+		panic(fmt.Sprintf("cannot read the version of %q from %q: %v", cli, out, err))
 	}
 	return strings.HasPrefix(v.Version, "1.11.")
 })
