@@ -80,11 +80,6 @@ func (s *Server) InjectFault(operation string, f Fault) {
 	s.faults[operation] = append(s.faults[operation], &f)
 }
 
-// InjectError is the old name of InjectFault, which injects more than
-// errors. It stays while other packages move over (not yet marked
-// Deprecated, which would fail their lint); new code calls InjectFault.
-func (s *Server) InjectError(operation string, f Fault) { s.InjectFault(operation, f) }
-
 // ExpireUpload forgets an upload, as ECR does when an upload expires: later
 // calls with its ID get UploadNotFoundException.
 func (s *Server) ExpireUpload(uploadID string) {

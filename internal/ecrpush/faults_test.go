@@ -42,13 +42,13 @@ func TestFaultsAreRetriedWithinTheBudget(t *testing.T) {
 
 			f := tc.fault
 			f.Times = attempts - 1
-			srv.InjectError("InitiateLayerUpload", f)
+			srv.InjectFault("InitiateLayerUpload", f)
 			if _, err := InitiateLayerUpload(context.Background(), client(srv, attempts), target); err != nil {
 				t.Fatalf("%d faults within %d attempts: %v", attempts-1, attempts, err)
 			}
 
 			f.Times = attempts
-			srv.InjectError("InitiateLayerUpload", f)
+			srv.InjectFault("InitiateLayerUpload", f)
 			_, err := InitiateLayerUpload(context.Background(), client(srv, attempts), target)
 			if err == nil {
 				t.Fatalf("%d faults in %d attempts: no error", attempts, attempts)
@@ -71,7 +71,7 @@ func TestFaultsAreRetriedWithinTheBudget(t *testing.T) {
 func TestGarbageResponseIsNotRetried(t *testing.T) {
 	srv := endpoint(t)
 	srv.CreateRepository(region, "", "team/app")
-	srv.InjectError("InitiateLayerUpload", ecrlocal.Fault{Kind: ecrlocal.FaultGarbageResponse, Times: 5})
+	srv.InjectFault("InitiateLayerUpload", ecrlocal.Fault{Kind: ecrlocal.FaultGarbageResponse, Times: 5})
 	_, err := InitiateLayerUpload(context.Background(), client(srv, 3), Target{Repository: "team/app", Region: region})
 	if f, _ := FactsOf(err); f.Kind != KindUnreadable || f.Attempts > 1 {
 		t.Fatalf("got %+v", f)
@@ -84,7 +84,7 @@ func TestGarbageResponseIsNotRetried(t *testing.T) {
 func TestCancellationStopsAHungCall(t *testing.T) {
 	srv := endpoint(t)
 	srv.CreateRepository(region, "", "team/app")
-	srv.InjectError("InitiateLayerUpload", ecrlocal.Fault{Kind: ecrlocal.FaultHang})
+	srv.InjectFault("InitiateLayerUpload", ecrlocal.Fault{Kind: ecrlocal.FaultHang})
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
 		for srv.Arrivals() == 0 {

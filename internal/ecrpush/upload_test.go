@@ -160,8 +160,8 @@ func TestEveryModelErrorIsClassified(t *testing.T) {
 func TestThrottlingIsRetriedToSuccess(t *testing.T) {
 	srv := endpoint(t)
 	srv.CreateRepository(region, "", "team/app")
-	srv.InjectError("InitiateLayerUpload", ecrlocal.Fault{Code: "ThrottlingException", Times: 2})
-	srv.InjectError("InitiateLayerUpload", ecrlocal.Fault{Code: "ServerException", Times: 1})
+	srv.InjectFault("InitiateLayerUpload", ecrlocal.Fault{Code: "ThrottlingException", Times: 2})
+	srv.InjectFault("InitiateLayerUpload", ecrlocal.Fault{Code: "ServerException", Times: 1})
 	up, err := InitiateLayerUpload(context.Background(), client(srv, 4), Target{Repository: "team/app", Region: region})
 	if err != nil {
 		t.Fatal(err)

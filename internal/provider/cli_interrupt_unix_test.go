@@ -44,7 +44,7 @@ func TestAccCLI_interruptCancelsInFlightRequest(t *testing.T) {
 					t.Fatalf("plan: %v\n%s", err, out)
 				}
 			}
-			srv.InjectError("InitiateLayerUpload", ecrlocal.Fault{Kind: ecrlocal.FaultHang, Times: 100})
+			srv.InjectFault("InitiateLayerUpload", ecrlocal.Fault{Kind: ecrlocal.FaultHang, Times: 100})
 			before := srv.ArrivalsFor("InitiateLayerUpload")
 
 			var out bytes.Buffer

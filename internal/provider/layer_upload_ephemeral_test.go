@@ -141,7 +141,7 @@ func TestAccLayerUploadEphemeral_repositoryNotFound(t *testing.T) {
 func TestAccLayerUploadEphemeral_accessDenied(t *testing.T) {
 	srv := testAccEndpoint(t)
 	srv.CreateRepository(testAccRegion, "", "team/app")
-	srv.InjectError("InitiateLayerUpload", ecrlocal.Fault{Code: "AccessDeniedException", Times: 10,
+	srv.InjectFault("InitiateLayerUpload", ecrlocal.Fault{Code: "AccessDeniedException", Times: 10,
 		Message: "User is not authorized to perform: ecr:InitiateLayerUpload"})
 	resource.ParallelTest(t, resource.TestCase{
 		TerraformVersionChecks:   ephemeralSupported,
@@ -156,7 +156,7 @@ func TestAccLayerUploadEphemeral_accessDenied(t *testing.T) {
 func TestAccLayerUploadEphemeral_throttlingRetried(t *testing.T) {
 	srv := testAccEndpoint(t)
 	srv.CreateRepository(testAccRegion, "", "team/app")
-	srv.InjectError("InitiateLayerUpload", ecrlocal.Fault{Code: "ThrottlingException", Times: 2})
+	srv.InjectFault("InitiateLayerUpload", ecrlocal.Fault{Code: "ThrottlingException", Times: 2})
 	resource.ParallelTest(t, resource.TestCase{
 		TerraformVersionChecks:   ephemeralSupported,
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,

@@ -42,7 +42,7 @@ func TestAccReliability_faultsRetriedToSuccess(t *testing.T) {
 		{Kind: ecrlocal.FaultTruncatedResponse},
 		{Kind: ecrlocal.FaultLatency, Delay: 200 * time.Millisecond},
 	} {
-		srv.InjectError("InitiateLayerUpload", f)
+		srv.InjectFault("InitiateLayerUpload", f)
 	}
 	resource.ParallelTest(t, resource.TestCase{
 		TerraformVersionChecks:   ephemeralSupported,
@@ -60,7 +60,7 @@ func TestAccReliability_faultsRetriedToSuccess(t *testing.T) {
 func TestAccReliability_adaptiveRetryMode(t *testing.T) {
 	srv := testAccEndpoint(t)
 	srv.CreateRepository(testAccRegion, "", "team/app")
-	srv.InjectError("InitiateLayerUpload", ecrlocal.Fault{Code: "ThrottlingException", Times: 3})
+	srv.InjectFault("InitiateLayerUpload", ecrlocal.Fault{Code: "ThrottlingException", Times: 3})
 	resource.ParallelTest(t, resource.TestCase{
 		TerraformVersionChecks:   ephemeralSupported,
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
@@ -74,7 +74,7 @@ func TestAccReliability_adaptiveRetryMode(t *testing.T) {
 func TestAccReliability_retryBudgetSpent(t *testing.T) {
 	srv := testAccEndpoint(t)
 	srv.CreateRepository(testAccRegion, "", "team/app")
-	srv.InjectError("InitiateLayerUpload", ecrlocal.Fault{Code: "ServerException", Times: 100, Message: "the last AWS error"})
+	srv.InjectFault("InitiateLayerUpload", ecrlocal.Fault{Code: "ServerException", Times: 100, Message: "the last AWS error"})
 	resource.ParallelTest(t, resource.TestCase{
 		TerraformVersionChecks:   ephemeralSupported,
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
@@ -89,7 +89,7 @@ func TestAccReliability_retryBudgetSpent(t *testing.T) {
 func TestAccReliability_hungEndpointTimesOut(t *testing.T) {
 	srv := testAccEndpoint(t)
 	srv.CreateRepository(testAccRegion, "", "team/app")
-	srv.InjectError("InitiateLayerUpload", ecrlocal.Fault{Kind: ecrlocal.FaultHang, Times: 100})
+	srv.InjectFault("InitiateLayerUpload", ecrlocal.Fault{Kind: ecrlocal.FaultHang, Times: 100})
 	resource.ParallelTest(t, resource.TestCase{
 		TerraformVersionChecks:   ephemeralSupported,
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
