@@ -203,23 +203,32 @@ func skipValue(b []byte, i int) int {
 }
 
 // isBase64 reports whether text is padded standard base64, the only form
-// the SDKs send and the only one ECR reads.
+// the SDKs send and the only one ECR reads. It runs over every part's 13 MiB
+// of text, so it looks each byte up in a table instead of branching on it
+// (a switch per byte made it a third of the endpoint's CPU time).
 func isBase64(text []byte) bool {
 	if len(text)%4 != 0 {
 		return false
 	}
-	pad := 0
-	for i, c := range text {
-		switch {
-		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '+', c == '/':
-			if pad > 0 {
-				return false
-			}
-		case c == '=' && i >= len(text)-2:
-			pad++
-		default:
+	body := text
+	if n := len(body); n > 0 && body[n-1] == '=' {
+		body = body[:n-1]
+		if n > 1 && body[n-2] == '=' {
+			body = body[:n-2]
+		}
+	}
+	for _, c := range body {
+		if !base64Alphabet[c] {
 			return false
 		}
 	}
 	return true
 }
+
+// base64Alphabet marks the 64 characters of standard base64.
+var base64Alphabet = func() (table [256]bool) {
+	for _, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/") {
+		table[c] = true
+	}
+	return table
+}()

@@ -136,3 +136,19 @@ func serveSigned(t *testing.T, srv *Server, operation string, body []byte) map[s
 	}
 	return out
 }
+
+// FuzzIsBase64 holds the table-driven check to encoding/base64's decoder:
+// text is padded standard base64 exactly when StdEncoding decodes it (the
+// decoder skips CR and LF, which ECR's parser does not, so those are out).
+func FuzzIsBase64(f *testing.F) {
+	for _, seed := range []string{"", "QQ==", "QUI=", "QUJD", "QQ=", "Q===", "QQ=A", "QU-D", "QU\nD", "====", "A"} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, text []byte) {
+		_, err := base64.StdEncoding.DecodeString(string(text))
+		want := err == nil && !bytes.ContainsAny(text, "\r\n")
+		if got := isBase64(text); got != want {
+			t.Fatalf("%q: isBase64=%v, decoder accepts=%v", text, got, want)
+		}
+	})
+}
