@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"path/filepath"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -38,6 +39,34 @@ type client struct {
 	secrets []string
 	// interrupted ends when the provider process is interrupted.
 	interrupted context.Context
+}
+
+// providerClient is what every type's Configure does with the provider's
+// data: nil before the provider is configured (validation), else the client.
+func providerClient(data any, typeName string) (*client, diag.Diagnostics) {
+	var diags diag.Diagnostics
+	if data == nil {
+		return nil, diags
+	}
+	c, ok := data.(*client)
+	if !ok {
+		diags.AddError("Unexpected Provider Data",
+			fmt.Sprintf("%s expected the provider's *client, got %T. This is a bug in the provider.", typeName, data))
+	}
+	return c, diags
+}
+
+// pusher is the push engine for one push, reporting to progress, with
+// uploads recorded under the cache directory so a push cut off resumes in a
+// later run.
+func (c *client) pusher(ctx context.Context, progress func(ecrpush.Progress)) *ecrpush.Pusher {
+	p := &ecrpush.Pusher{API: c.ecr, Progress: progress}
+	if dir, err := cacheDir(); err == nil {
+		p.Resume = &ecrpush.ResumeStore{Dir: filepath.Join(dir, "uploads")}
+	} else {
+		tflog.Warn(ctx, "Uploads cannot be resumed in a later run: "+err.Error())
+	}
+	return p
 }
 
 // newClient resolves credentials and region and builds the ECR client.

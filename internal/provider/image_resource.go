@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -171,21 +170,9 @@ func (r *imageResource) Schema(ctx context.Context, _ resource.SchemaRequest, re
 }
 
 func (r *imageResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	if req.ProviderData == nil {
-		return
-	}
-	c, ok := req.ProviderData.(*client)
-	if !ok {
-		resp.Diagnostics.AddError("Unexpected Provider Data",
-			fmt.Sprintf("ecr_image expected the provider's *client, got %T. This is a bug in the provider.", req.ProviderData))
-		return
-	}
+	c, diags := providerClient(req.ProviderData, "ecr_image")
+	resp.Diagnostics.Append(diags...)
 	r.client = c
-}
-
-// imageID is the resource's id: <registry>/<repository>@<digest>.
-func imageID(registryID, repository, digest string) string {
-	return registryID + "/" + repository + "@" + digest
 }
 
 // imageURI is the image's pull reference by digest, with the DNS suffix of
@@ -206,7 +193,7 @@ func (m *imageResourceModel) setComputed() {
 	if known(m.ImageDigest) && known(m.RegistryID) && known(m.RepositoryName) && known(m.Region) {
 		reg, repo, digest := m.RegistryID.ValueString(), m.RepositoryName.ValueString(), m.ImageDigest.ValueString()
 		m.ImageURI = types.StringValue(imageURI(reg, m.Region.ValueString(), repo, digest))
-		m.ID = types.StringValue(imageID(reg, repo, digest))
+		m.ID = types.StringValue(digestID(reg, repo, digest))
 	}
 }
 
@@ -324,12 +311,7 @@ func (r *imageResource) Create(ctx context.Context, req resource.CreateRequest, 
 	for i, b := range blobs {
 		pushBlobs[i] = ecrpush.Blob{Name: b.Name, Digest: b.Digest, Size: b.Size, Content: b.Content}
 	}
-	pusher := &ecrpush.Pusher{API: r.client.ecr, Progress: imageProgressLogger(ctx, source)}
-	if dir, err := cacheDir(); err == nil {
-		pusher.Resume = &ecrpush.ResumeStore{Dir: filepath.Join(dir, "uploads")}
-	} else {
-		tflog.Warn(ctx, "Uploads cannot be resumed in a later run: "+err.Error())
-	}
+	pusher := r.client.pusher(ctx, imageProgressLogger(ctx, source))
 	results, err := pusher.Push(callCtx, target, pushBlobs)
 	if err != nil && errors.Is(limited.Err(), context.DeadlineExceeded) {
 		resp.Diagnostics.AddError("Image Push Timed Out", fmt.Sprintf("Pushing %q did not finish within the create "+
@@ -609,7 +591,7 @@ func (r *imageResource) Delete(ctx context.Context, req resource.DeleteRequest, 
 
 // ImportState takes [[<region>/]<registry_id>/]<repository_name>@<digest>.
 func (r *imageResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	region, registry, repository, digest, err := parseImageID(req.ID)
+	region, registry, repository, digest, err := parseDigestID(req.ID)
 	if err != nil {
 		resp.Diagnostics.AddError("Invalid Import ID", fmt.Sprintf("The import ID %q %s. It must be "+
 			"<repository_name>@<digest>, such as team/app@sha256:<64 hex digits>, or "+
@@ -634,28 +616,4 @@ func (r *imageResource) ImportState(ctx context.Context, req resource.ImportStat
 	}
 	m.setComputed()
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
-}
-
-// parseImageID splits an import ID; region and registry are "" when not given.
-func parseImageID(id string) (region, registry, repository, digest string, err error) {
-	rest, digest, ok := strings.Cut(id, "@")
-	if !ok {
-		return "", "", "", "", errors.New("has no '@' before the digest")
-	}
-	if !layerDigestRegexp.MatchString(digest) {
-		return "", "", "", "", fmt.Errorf("ends in %q, which is not a digest of the form sha256:<64 lowercase hex digits>", digest)
-	}
-	parts := strings.SplitN(rest, "/", 3)
-	switch {
-	case len(parts) == 3 && ecrpush.RegionRegexp.MatchString(parts[0]) && ecrpush.RegistryIDRegexp.MatchString(parts[1]):
-		region, registry, repository = parts[0], parts[1], parts[2]
-	case len(parts) >= 2 && ecrpush.RegistryIDRegexp.MatchString(parts[0]):
-		registry, repository = parts[0], strings.TrimPrefix(rest, parts[0]+"/")
-	default:
-		repository = rest
-	}
-	if err := ecrpush.ValidateRepositoryName(repository); err != nil {
-		return "", "", "", "", fmt.Errorf("names a repository that %v", err)
-	}
-	return region, registry, repository, digest, nil
 }

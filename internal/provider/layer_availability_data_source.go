@@ -5,7 +5,6 @@ package provider
 
 import (
 	"context"
-	"fmt"
 	"regexp"
 	"strings"
 
@@ -80,15 +79,8 @@ func (d *layerAvailabilityDataSource) Schema(_ context.Context, _ datasource.Sch
 }
 
 func (d *layerAvailabilityDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
-	if req.ProviderData == nil {
-		return
-	}
-	c, ok := req.ProviderData.(*client)
-	if !ok {
-		resp.Diagnostics.AddError("Unexpected Provider Data",
-			fmt.Sprintf("ecr_layer_availability expected the provider's *client, got %T. This is a bug in the provider.", req.ProviderData))
-		return
-	}
+	c, diags := providerClient(req.ProviderData, "ecr_layer_availability")
+	resp.Diagnostics.Append(diags...)
 	d.client = c
 }
 

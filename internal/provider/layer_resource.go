@@ -133,21 +133,9 @@ func (r *layerResource) Schema(ctx context.Context, _ resource.SchemaRequest, re
 }
 
 func (r *layerResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	if req.ProviderData == nil {
-		return
-	}
-	c, ok := req.ProviderData.(*client)
-	if !ok {
-		resp.Diagnostics.AddError("Unexpected Provider Data",
-			fmt.Sprintf("ecr_layer expected the provider's *client, got %T. This is a bug in the provider.", req.ProviderData))
-		return
-	}
+	c, diags := providerClient(req.ProviderData, "ecr_layer")
+	resp.Diagnostics.Append(diags...)
 	r.client = c
-}
-
-// layerID is the resource's id: <registry>/<repository>@<digest>.
-func layerID(registryID, repository, digest string) string {
-	return registryID + "/" + repository + "@" + digest
 }
 
 // ModifyPlan plans the digest, size and id from the file, and the region and
@@ -206,7 +194,7 @@ func (r *layerResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanR
 	}
 	plan.ID = types.StringUnknown()
 	if known(plan.Digest) && known(plan.RegistryID) && known(plan.RepositoryName) {
-		plan.ID = types.StringValue(layerID(plan.RegistryID.ValueString(), plan.RepositoryName.ValueString(), plan.Digest.ValueString()))
+		plan.ID = types.StringValue(digestID(plan.RegistryID.ValueString(), plan.RepositoryName.ValueString(), plan.Digest.ValueString()))
 	}
 	if state != nil && !plan.Digest.Equal(state.Digest) {
 		resp.RequiresReplace = append(resp.RequiresReplace, path.Root("digest"))
@@ -265,12 +253,7 @@ func (r *layerResource) Create(ctx context.Context, req resource.CreateRequest, 
 		upload = &ecrpush.Upload{ID: config.UploadIDWO.ValueString(), PartSize: config.PartSizeWO.ValueInt64()}
 	}
 
-	pusher := &ecrpush.Pusher{API: r.client.ecr, Progress: progressLogger(ctx, source)}
-	if dir, err := cacheDir(); err == nil {
-		pusher.Resume = &ecrpush.ResumeStore{Dir: filepath.Join(dir, "uploads")}
-	} else {
-		tflog.Warn(ctx, "Uploads cannot be resumed in a later run: "+err.Error())
-	}
+	pusher := r.client.pusher(ctx, progressLogger(ctx, source))
 	limit, diags := plan.Timeouts.Create(ctx, defaultPushTimeout)
 	resp.Diagnostics.Append(diags...)
 	if resp.Diagnostics.HasError() {
@@ -301,7 +284,7 @@ func (r *layerResource) Create(ctx context.Context, req resource.CreateRequest, 
 	plan.Region = types.StringValue(target.Region)
 	plan.Digest = types.StringValue(result.Digest)
 	plan.Size = types.Int64Value(result.Size)
-	plan.ID = types.StringValue(layerID(plan.RegistryID.ValueString(), target.Repository, result.Digest))
+	plan.ID = types.StringValue(digestID(plan.RegistryID.ValueString(), target.Repository, result.Digest))
 	plan.UploadIDWO, plan.PartSizeWO = types.StringNull(), types.Int64Null()
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
@@ -434,33 +417,20 @@ func (r *layerResource) ImportState(ctx context.Context, req resource.ImportStat
 		targetModel: targetModel{RepositoryName: types.StringValue(repository), RegistryID: types.StringValue(registry),
 			Region: types.StringValue(region)},
 		Source: types.StringNull(), UploadIDWO: types.StringNull(), PartSizeWO: types.Int64Null(),
-		Digest: types.StringValue(digest), Size: types.Int64Null(), ID: types.StringValue(layerID(registry, repository, digest)),
+		Digest: types.StringValue(digest), Size: types.Int64Null(), ID: types.StringValue(digestID(registry, repository, digest)),
 		Timeouts: timeouts.Value{Object: types.ObjectNull(map[string]attr.Type{"create": types.StringType})},
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 }
 
-// parseLayerID splits an import ID. region is "" when not given.
+// parseLayerID is parseDigestID with the registry required, as
+// ecr_layer's id always names it.
 func parseLayerID(id string) (region, registry, repository, digest string, err error) {
-	rest, digest, ok := strings.Cut(id, "@")
-	if !ok {
-		return "", "", "", "", errors.New("has no '@' before the digest")
+	region, registry, repository, digest, err = parseDigestID(id)
+	if err == nil && registry == "" {
+		err = fmt.Errorf("does not start with a 12-digit registry ID (got %q)", strings.SplitN(id, "/", 2)[0])
 	}
-	if !layerDigestRegexp.MatchString(digest) {
-		return "", "", "", "", fmt.Errorf("ends in %q, which is not a digest of the form sha256:<64 lowercase hex digits>", digest)
-	}
-	first, rest, _ := strings.Cut(rest, "/")
-	if ecrpush.RegionRegexp.MatchString(first) {
-		region = first
-		first, rest, _ = strings.Cut(rest, "/")
-	}
-	if ecrpush.ValidateRegistryID(first) != nil {
-		return "", "", "", "", fmt.Errorf("does not start with a 12-digit registry ID (got %q)", first)
-	}
-	if err := ecrpush.ValidateRepositoryName(rest); err != nil {
-		return "", "", "", "", fmt.Errorf("names a repository that %v", err)
-	}
-	return region, first, rest, digest, nil
+	return region, registry, repository, digest, err
 }
 
 // known reports whether a value is neither null nor unknown.

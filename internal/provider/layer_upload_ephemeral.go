@@ -5,7 +5,6 @@ package provider
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/hashicorp/terraform-plugin-framework/ephemeral"
 	"github.com/hashicorp/terraform-plugin-framework/ephemeral/schema"
@@ -58,15 +57,8 @@ func (r *layerUploadEphemeralResource) Schema(_ context.Context, _ ephemeral.Sch
 }
 
 func (r *layerUploadEphemeralResource) Configure(_ context.Context, req ephemeral.ConfigureRequest, resp *ephemeral.ConfigureResponse) {
-	if req.ProviderData == nil {
-		return // validation runs before the provider is configured
-	}
-	c, ok := req.ProviderData.(*client)
-	if !ok {
-		resp.Diagnostics.AddError("Unexpected Provider Data",
-			fmt.Sprintf("ecr_layer_upload expected the provider's *client, got %T. This is a bug in the provider.", req.ProviderData))
-		return
-	}
+	c, diags := providerClient(req.ProviderData, "ecr_layer_upload")
+	resp.Diagnostics.Append(diags...)
 	r.client = c
 }
 
