@@ -5,6 +5,7 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -174,6 +175,20 @@ func (c *client) requestContext(ctx context.Context) (context.Context, context.C
 	stopWatching := context.AfterFunc(c.interrupted, cancel)
 	return maskSecrets(ctx, c.secrets), func() { stopWatching(); cancel() }
 }
+
+// errTimeoutsBlock ends a call that outlived the limit of a timeouts block.
+var errTimeoutsBlock = errors.New("the timeouts block's limit passed")
+
+// limitedRequestContext is requestContext that also ends after limit (a
+// timeouts block's); pastLimit tells, after a failure, whether that was why.
+func (c *client) limitedRequestContext(ctx context.Context, limit time.Duration) (context.Context, context.CancelFunc) {
+	limited, stop := context.WithTimeoutCause(ctx, limit, errTimeoutsBlock)
+	callCtx, done := c.requestContext(limited)
+	return callCtx, func() { done(); stop() }
+}
+
+// pastLimit reports whether ctx, from limitedRequestContext, ended at its limit.
+func pastLimit(ctx context.Context) bool { return errors.Is(context.Cause(ctx), errTimeoutsBlock) }
 
 func maskSecrets(ctx context.Context, secrets []string) context.Context {
 	if len(secrets) == 0 {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/config"
 	basediag "github.com/hashicorp/aws-sdk-go-base/v2/diag"
@@ -318,4 +319,11 @@ func explainPushFailure(err error, accountID string) (summary, detail string) {
 		return explainECRFailure(err, accountID)
 	}
 	return "Layer Push Failed", strings.TrimPrefix(description, "\n\n")
+}
+
+// explainTimeout words a push that outlived its timeouts block.
+func explainTimeout(what, source, operation string, limit time.Duration, err error) (summary, detail string) {
+	return what + " Push Timed Out", fmt.Sprintf("Pushing %q did not finish within the %s timeout (%s). What ECR "+
+		"acknowledged is kept: the next apply goes on from there. Raise timeouts.%s for larger sources or slower "+
+		"links.\n\n%v", source, operation, limit, operation, err)
 }

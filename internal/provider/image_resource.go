@@ -302,9 +302,7 @@ func (r *imageResource) Create(ctx context.Context, req resource.CreateRequest, 
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	limited, stop := context.WithTimeout(ctx, limit)
-	defer stop()
-	callCtx, done := r.client.requestContext(limited)
+	callCtx, done := r.client.limitedRequestContext(ctx, limit)
 	defer done()
 	blobs := src.Blobs()
 	pushBlobs := make([]ecrpush.Blob, len(blobs))
@@ -313,10 +311,8 @@ func (r *imageResource) Create(ctx context.Context, req resource.CreateRequest, 
 	}
 	pusher := r.client.pusher(ctx, imageProgressLogger(ctx, source))
 	results, err := pusher.Push(callCtx, target, pushBlobs)
-	if err != nil && errors.Is(limited.Err(), context.DeadlineExceeded) {
-		resp.Diagnostics.AddError("Image Push Timed Out", fmt.Sprintf("Pushing %q did not finish within the create "+
-			"timeout (%s). What ECR acknowledged is kept: the next apply goes on from there. Raise timeouts.create "+
-			"for larger images or slower links.\n\n%v", source, limit, err))
+	if err != nil && pastLimit(callCtx) {
+		resp.Diagnostics.AddError(explainTimeout("Image", source, "create", limit, err))
 		return
 	}
 	if err != nil {
@@ -487,9 +483,7 @@ func (r *imageResource) Update(ctx context.Context, req resource.UpdateRequest, 
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	limited, stop := context.WithTimeout(ctx, limit)
-	defer stop()
-	callCtx, done := r.client.requestContext(limited)
+	callCtx, done := r.client.limitedRequestContext(ctx, limit)
 	defer done()
 	if len(added) > 0 || len(removed) > 0 {
 		// The manifest ECR holds, byte for byte: tagging sends it again, and

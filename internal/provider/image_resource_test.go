@@ -681,3 +681,23 @@ func TestAccImage_badInputs(t *testing.T) {
 		}
 	})
 }
+
+// TestAccImage_createTimeout: an endpoint that stops answering mid-push is
+// cut off by timeouts.create, with a message that names the limit; no
+// manifest is put.
+func TestAccImage_createTimeout(t *testing.T) {
+	srv := testAccEndpoint(t)
+	srv.CreateRepository(testAccRegion, "", testAccImageRepo)
+	srv.InjectFault("UploadLayerPart", ecrlocal.Fault{Kind: ecrlocal.FaultHang, Times: 1})
+	source, _ := testAccImageSource(t, "oci-layout", t.TempDir(), testAccRandomImage(t))
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{{
+			Config:      testAccImageConfig(srv, fmt.Sprintf("source = %q\n  timeouts {\n    create = \"2s\"\n  }", source)),
+			ExpectError: regexp.MustCompile(`(?s)Image Push Timed Out.*create\s+timeout\s+\(2s\)`),
+		}},
+	})
+	if n := len(srv.RequestsFor("PutImage")); n != 0 {
+		t.Fatalf("%d PutImage requests after the push timed out", n)
+	}
+}

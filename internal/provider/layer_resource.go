@@ -259,16 +259,12 @@ func (r *layerResource) Create(ctx context.Context, req resource.CreateRequest, 
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	limited, stop := context.WithTimeout(ctx, limit)
-	defer stop()
-	callCtx, done := r.client.requestContext(limited)
+	callCtx, done := r.client.limitedRequestContext(ctx, limit)
 	defer done()
 	result, err := pusher.PushBlob(callCtx, target, blob, upload)
 	if err != nil {
-		if errors.Is(limited.Err(), context.DeadlineExceeded) {
-			resp.Diagnostics.AddError("Layer Push Timed Out", fmt.Sprintf("Pushing %q did not finish within the create "+
-				"timeout (%s). What ECR acknowledged is kept: the next apply goes on from there. Raise timeouts.create "+
-				"for larger files or slower links.\n\n%v", source, limit, err))
+		if pastLimit(callCtx) {
+			resp.Diagnostics.AddError(explainTimeout("Layer", source, "create", limit, err))
 			return
 		}
 		resp.Diagnostics.AddError(explainPushFailure(err, r.client.accountID))
