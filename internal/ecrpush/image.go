@@ -287,12 +287,24 @@ type ImageInfo struct {
 // repository does not hold it; a missing repository is an *OperationError
 // (KindRepositoryNotFound).
 func DescribeImage(ctx context.Context, api ImageAPI, target Target, digest string) (info ImageInfo, found bool, err error) {
+	return describeImage(ctx, api, target, types.ImageIdentifier{ImageDigest: aws.String(digest)})
+}
+
+// DescribeTag describes the image tag names, like DescribeImage.
+func DescribeTag(ctx context.Context, api ImageAPI, target Target, tag string) (info ImageInfo, found bool, err error) {
+	if err := ValidateImageTag(tag); err != nil {
+		return ImageInfo{}, false, fmt.Errorf("tag %q %w", tag, err)
+	}
+	return describeImage(ctx, api, target, types.ImageIdentifier{ImageTag: aws.String(tag)})
+}
+
+func describeImage(ctx context.Context, api ImageAPI, target Target, id types.ImageIdentifier) (info ImageInfo, found bool, err error) {
 	if err := target.Validate(); err != nil {
 		return ImageInfo{}, false, err
 	}
 	out, err := api.DescribeImages(ctx, &ecr.DescribeImagesInput{
 		RepositoryName: aws.String(target.Repository), RegistryId: target.registryID(),
-		ImageIds: []types.ImageIdentifier{{ImageDigest: aws.String(digest)}},
+		ImageIds: []types.ImageIdentifier{id},
 	}, target.options)
 	if errors.As(err, new(*types.ImageNotFoundException)) {
 		return ImageInfo{}, false, nil
@@ -301,7 +313,10 @@ func DescribeImage(ctx context.Context, api ImageAPI, target Target, digest stri
 		return ImageInfo{}, false, opErr(ctx, "DescribeImages", target, err)
 	}
 	for _, d := range out.ImageDetails {
-		if !strings.EqualFold(aws.ToString(d.ImageDigest), digest) {
+		if id.ImageDigest != nil && !strings.EqualFold(aws.ToString(d.ImageDigest), aws.ToString(id.ImageDigest)) {
+			continue
+		}
+		if id.ImageTag != nil && !slices.Contains(d.ImageTags, aws.ToString(id.ImageTag)) {
 			continue
 		}
 		tags := slices.Clone(d.ImageTags)

@@ -29,6 +29,32 @@ func parseDigestID(id string) (region, registry, repository, digest string, err 
 	if !layerDigestRegexp.MatchString(digest) {
 		return "", "", "", "", fmt.Errorf("ends in %q, which is not a digest of the form sha256:<64 lowercase hex digits>", digest)
 	}
+	region, registry, repository, err = parseRepositoryPath(rest)
+	return region, registry, repository, digest, err
+}
+
+// parseImageID is parseDigestID that also takes a tag in place of the
+// digest: [[<region>/]<registry>/]<repository>:<tag>, as docker names an
+// image. Exactly one of digest and tag is set.
+func parseImageID(id string) (region, registry, repository, digest, tag string, err error) {
+	if strings.Contains(id, "@") {
+		region, registry, repository, digest, err = parseDigestID(id)
+		return region, registry, repository, digest, "", err
+	}
+	colon := strings.LastIndex(id, ":")
+	if colon < 0 || colon < strings.LastIndex(id, "/") {
+		return "", "", "", "", "", errors.New("ends in neither '@<digest>' nor ':<tag>'")
+	}
+	tag = id[colon+1:]
+	if err := ecrpush.ValidateImageTag(tag); err != nil {
+		return "", "", "", "", "", fmt.Errorf("ends in tag %q, which %v", tag, err)
+	}
+	region, registry, repository, err = parseRepositoryPath(id[:colon])
+	return region, registry, repository, "", tag, err
+}
+
+// parseRepositoryPath splits [[<region>/]<registry>/]<repository>.
+func parseRepositoryPath(rest string) (region, registry, repository string, err error) {
 	parts := strings.SplitN(rest, "/", 3)
 	switch {
 	case len(parts) == 3 && ecrpush.RegionRegexp.MatchString(parts[0]) && ecrpush.RegistryIDRegexp.MatchString(parts[1]):
@@ -39,7 +65,7 @@ func parseDigestID(id string) (region, registry, repository, digest string, err 
 		repository = rest
 	}
 	if err := ecrpush.ValidateRepositoryName(repository); err != nil {
-		return "", "", "", "", fmt.Errorf("names a repository that %v", err)
+		return "", "", "", fmt.Errorf("names a repository that %v", err)
 	}
-	return region, registry, repository, digest, nil
+	return region, registry, repository, nil
 }

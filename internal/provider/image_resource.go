@@ -5,7 +5,6 @@ package provider
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"regexp"
 	"slices"
@@ -18,7 +17,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
-	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
@@ -80,7 +78,10 @@ func (r *imageResource) Schema(ctx context.Context, _ resource.SchemaRequest, re
 			"gzip-compressed or not.\n\n" +
 			"Manifests are pushed byte for byte, so the digest in ECR is the digest in the source; `image_digest` is " +
 			"known at plan, read from the source's index and manifests without reading its layers. A different image " +
-			"at `source` plans a replacement; a change of `tags` alone is an in-place update that sends no layer. " +
+			"at `source` is an in-place update: the new image is pushed, each tag moves to it in one `PutImage` call " +
+			"(so a tag never names nothing), and only then is the old image removed, by the rules of destroy; a " +
+			"failure on the way puts the tags back where they were. Only a change of repository, registry or region " +
+			"replaces the resource. A change of `tags` alone sends no layer. " +
 			"Layers go through ECR's layer upload API in parallel, and a layer the repository has already is not sent " +
 			"again: re-applying an image that is there sends no layer byte.\n\n" +
 			"A legacy `docker save` tarball holds no manifest: the provider writes a Docker schema 2 manifest for it, " +
@@ -92,8 +93,9 @@ func (r *imageResource) Schema(ctx context.Context, _ resource.SchemaRequest, re
 			"tag moved to another image shows as missing, and the next apply moves it back (which an immutable " +
 			"repository refuses, naming the tag, the image it points at and the repository's setting).\n\n" +
 			"**Destroy** removes the tags this resource set, and the image itself when no other tag points at it. An " +
-			"image other tags still point at is kept (with those tags), as is an image that an index in the repository " +
-			"lists. The child manifests of an index pushed whole stay in the repository untagged; a lifecycle policy " +
+			"image other tags still point at is kept (with those tags). An image that an index in the repository lists " +
+			"is kept too, and ECR keeps its last tag: a warning names both, and how to remove them once the index is " +
+			"gone. The child manifests of an index pushed whole stay in the repository untagged; a lifecycle policy " +
 			"on untagged images removes them. Anything that pulls the image by digest (a Lambda function, an ECS " +
 			"task definition) breaks when it is deleted: set `keep_remotely = true` to only remove it from the state.",
 		Attributes: resourceTargetAttributes(map[string]schema.Attribute{
@@ -140,8 +142,9 @@ func (r *imageResource) Schema(ctx context.Context, _ resource.SchemaRequest, re
 				Optional: true,
 				Computed: true,
 				Default:  booldefault.StaticBool(false),
-				MarkdownDescription: "When `true`, destroying the resource (or replacing it with another image) only " +
-					"removes it from the state, and leaves the image and its tags in ECR. Default: `false`.",
+				MarkdownDescription: "When `true`, destroying the resource only removes it from the state, and leaves the " +
+					"image and its tags in ECR; when a new image at `source` takes its place, the old image stays (its " +
+					"tags move to the new one, and a warning names any tag left on it). Default: `false`.",
 			},
 			"image_digest": schema.StringAttribute{
 				Computed: true,
@@ -220,8 +223,9 @@ func tagSet(tags []string) types.Set {
 	return s
 }
 
-// ModifyPlan plans image_digest from the source (a different digest
-// replaces), and the region and registry from the provider when left out.
+// ModifyPlan plans image_digest from the source (a different digest is an
+// in-place update), and the region and registry from the provider when left
+// out.
 func (r *imageResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
 	if req.Plan.Raw.IsNull() || r.client == nil {
 		return // destroy, or a provider not configured yet
@@ -259,9 +263,6 @@ func (r *imageResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanR
 		_ = src.Close()
 	}
 	plan.setComputed()
-	if state != nil && !plan.ImageDigest.Equal(state.ImageDigest) {
-		resp.RequiresReplace = append(resp.RequiresReplace, path.Root("image_digest"))
-	}
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 }
 
@@ -275,81 +276,16 @@ func (r *imageResource) Create(ctx context.Context, req resource.CreateRequest, 
 		resp.Diagnostics.AddError("Provider Not Configured", "ecr_image was created before the provider was configured. This is a bug in the provider.")
 		return
 	}
-	target, diags := plan.target(r.client)
-	resp.Diagnostics.Append(diags...)
-	tags, diags := tagList(ctx, plan.Tags)
-	resp.Diagnostics.Append(diags...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	source, opts := plan.Source.ValueString(), plan.sourceOptions()
-	src, err := imagesource.Open(source, opts)
-	if err != nil {
-		at, summary, detail := explainSourceFailure(source, opts, err)
-		resp.Diagnostics.AddAttributeError(at, summary, detail)
-		return
-	}
-	defer func() { _ = src.Close() }()
-	if known(plan.ImageDigest) && plan.ImageDigest.ValueString() != src.Digest() {
-		resp.Diagnostics.AddAttributeError(path.Root("source"), "Image Changed Since Plan", fmt.Sprintf(
-			"The image at %q is now %s, not %s, the digest planned. It was rewritten between plan and apply; "+
-				"run plan again once it is written.", source, src.Digest(), plan.ImageDigest.ValueString()))
-		return
-	}
-
 	limit, diags := plan.Timeouts.Create(ctx, defaultPushTimeout)
 	resp.Diagnostics.Append(diags...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	callCtx, done := r.client.limitedRequestContext(ctx, limit)
-	defer done()
-	blobs := src.Blobs()
-	pushBlobs := make([]ecrpush.Blob, len(blobs))
-	for i, b := range blobs {
-		pushBlobs[i] = ecrpush.Blob{Name: b.Name, Digest: b.Digest, Size: b.Size, Content: b.Content}
+	out, diags := r.deployImage(ctx, deployRequest{plan: plan, operation: "create", limit: limit})
+	resp.Diagnostics.Append(diags...)
+	if out != nil {
+		resp.Diagnostics.Append(resp.State.Set(ctx, out)...)
 	}
-	pusher := r.client.pusher(ctx, imageProgressLogger(ctx, source))
-	results, err := pusher.Push(callCtx, target, pushBlobs)
-	if err != nil && pastLimit(callCtx) {
-		resp.Diagnostics.AddError(explainTimeout("Image", source, "create", limit, err))
-		return
-	}
-	if err != nil {
-		summary, detail := explainImagePushFailure(err, r.client.accountID)
-		resp.Diagnostics.AddError(summary, detail)
-		return
-	}
-	var sent int64
-	skipped := 0
-	for _, res := range results {
-		sent += res.BytesSent
-		if res.Skipped {
-			skipped++
-		}
-		if res.RecordError != nil {
-			tflog.Warn(ctx, "An upload's resume record could not be kept: "+res.RecordError.Error())
-		}
-	}
-
-	manifests := pushManifests(src)
-	put, err := ecrpush.PutImage(callCtx, r.client.ecr, target, manifests, tags)
-	if err != nil {
-		summary, detail := explainImagePushFailure(err, r.client.accountID)
-		resp.Diagnostics.AddError(summary, detail)
-		return
-	}
-	tflog.Info(ctx, "Image pushed", map[string]any{"source": source, "image_digest": put.Digest, "blobs": len(results),
-		"blobs_skipped": skipped, "bytes_sent": sent, "manifests": len(manifests), "manifests_existing": put.Existed, "tags": tags})
-
-	plan.Region = types.StringValue(target.Region)
-	if !known(plan.RegistryID) {
-		plan.RegistryID = types.StringValue(put.RegistryID)
-	}
-	plan.ImageDigest = types.StringValue(put.Digest)
-	plan.Tags = tagSet(tags)
-	plan.setComputed()
-	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 
 func pushManifests(src *imagesource.Source) []ecrpush.Manifest {
@@ -447,9 +383,9 @@ func (r *imageResource) Read(ctx context.Context, req resource.ReadRequest, resp
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 }
 
-// Update changes tags (PutImage of the same manifest for each added, and
-// BatchDeleteImage by tag for each removed: no blob is sent) and records a
-// new source path, ref or platform that name the same image.
+// Update pushes a new image at source and moves the tags to it, or changes
+// the tags of the same image, through ecrpush.Deploy; a new source path, ref
+// or platform naming the same image is only recorded.
 func (r *imageResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
 	var plan, state imageResourceModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
@@ -457,72 +393,22 @@ func (r *imageResource) Update(ctx context.Context, req resource.UpdateRequest, 
 	if resp.Diagnostics.HasError() || r.client == nil {
 		return
 	}
-	target, diags := plan.target(r.client)
-	resp.Diagnostics.Append(diags...)
-	want, diags := tagList(ctx, plan.Tags)
-	resp.Diagnostics.Append(diags...)
-	have, diags := tagList(ctx, state.Tags)
-	resp.Diagnostics.Append(diags...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	var added, removed []string
-	for _, t := range want {
-		if !slices.Contains(have, t) {
-			added = append(added, t)
-		}
-	}
-	for _, t := range have {
-		if !slices.Contains(want, t) {
-			removed = append(removed, t)
-		}
-	}
-	digest := state.ImageDigest.ValueString()
 	limit, diags := plan.Timeouts.Update(ctx, defaultPushTimeout)
 	resp.Diagnostics.Append(diags...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	callCtx, done := r.client.limitedRequestContext(ctx, limit)
-	defer done()
-	if len(added) > 0 || len(removed) > 0 {
-		// The manifest ECR holds, byte for byte: tagging sends it again, and
-		// nothing else.
-		stored, err := ecrpush.GetImage(callCtx, r.client.ecr, target, digest)
-		if err != nil {
-			resp.Diagnostics.AddError(explainImagePushFailure(err, r.client.accountID))
-			return
-		}
-		m := ecrpush.Manifest{Digest: digest, MediaType: stored.MediaType, Raw: stored.Raw}
-		for _, tag := range added {
-			if err := ecrpush.TagImage(callCtx, r.client.ecr, target, m, tag); err != nil {
-				resp.Diagnostics.AddError(explainImagePushFailure(err, r.client.accountID))
-				return
-			}
-		}
-		if _, err := ecrpush.UntagImage(callCtx, r.client.ecr, target, digest, removed); err != nil {
-			resp.Diagnostics.AddError(explainImagePushFailure(err, r.client.accountID))
-			return
-		}
-		// ECR deletes an image whose last tag is removed: put it back,
-		// untagged.
-		if len(want) == 0 && len(removed) > 0 {
-			if _, err := ecrpush.PutImage(callCtx, r.client.ecr, target, []ecrpush.Manifest{m}, nil); err != nil {
-				resp.Diagnostics.AddError(explainImagePushFailure(err, r.client.accountID))
-				return
-			}
-		}
-		tflog.Info(ctx, "Image tags updated", map[string]any{"id": state.ID.ValueString(), "added": added, "removed": removed})
+	out, diags := r.deployImage(ctx, deployRequest{plan: plan, state: &state, operation: "update", limit: limit})
+	resp.Diagnostics.Append(diags...)
+	if out == nil {
+		out = &state
 	}
-	plan.ImageDigest = state.ImageDigest
-	plan.Region = types.StringValue(target.Region)
-	plan.Tags = tagSet(want)
-	plan.setComputed()
-	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	resp.Diagnostics.Append(resp.State.Set(ctx, out)...)
 }
 
 // Delete removes this resource's tags, and the image when no other tag
-// points at it; with keep_remotely it only forgets the image.
+// points at it (ecrpush.Destroy); with keep_remotely it only forgets the
+// image.
 func (r *imageResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
 	var state imageResourceModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
@@ -543,55 +429,29 @@ func (r *imageResource) Delete(ctx context.Context, req resource.DeleteRequest, 
 	}
 	callCtx, done := r.client.requestContext(ctx)
 	defer done()
-	digest := state.ImageDigest.ValueString()
-	info, found, err := ecrpush.DescribeImage(callCtx, r.client.ecr, target, digest)
-	if f, ok := ecrpush.FactsOf(err); ok && f.Kind == ecrpush.KindRepositoryNotFound {
-		return
-	}
+	res, err := ecrpush.Destroy(callCtx, r.client.ecr, target, ecrpush.Owned{Digest: state.ImageDigest.ValueString(), Tags: mine}, false)
+	resp.Diagnostics.Append(leftoverWarnings(target, res.Leftovers)...)
 	if err != nil {
-		resp.Diagnostics.AddError(explainECRFailure(err, r.client.accountID))
-		return
-	}
-	if !found {
-		return
-	}
-	var others []string
-	for _, t := range info.Tags {
-		if !slices.Contains(mine, t) {
-			others = append(others, t)
-		}
-	}
-	if len(others) > 0 {
-		if _, err := ecrpush.UntagImage(callCtx, r.client.ecr, target, digest, mine); err != nil {
-			resp.Diagnostics.AddError(explainImagePushFailure(err, r.client.accountID))
-			return
-		}
-		tflog.Info(ctx, "The image keeps the tags other resources or people set; only this resource's tags were removed",
-			map[string]any{"id": state.ID.ValueString(), "tags_kept": others})
-		return
-	}
-	err = ecrpush.DeleteImage(callCtx, r.client.ecr, target, digest)
-	var kept *ecrpush.DeleteImageError
-	if errors.As(err, &kept) && kept.Referenced() {
-		resp.Diagnostics.AddWarning("Image Kept: an Index Lists It", fmt.Sprintf(
-			"The image %s in repository %q is listed by an index (a multi-platform image) in the repository, so ECR "+
-				"keeps it. It has been removed from the state; it goes when the index does.\n\n%v", digest, target.Repository, err))
-		return
-	}
-	if err != nil {
-		resp.Diagnostics.AddError(explainImagePushFailure(err, r.client.accountID))
+		resp.Diagnostics.AddError(explainImageFailure(err, r.client.accountID))
 	}
 }
 
-// ImportState takes [[<region>/]<registry_id>/]<repository_name>@<digest>.
+// ImportState takes [[<region>/]<registry_id>/]<repository_name>@<digest>,
+// or :<tag> in place of @<digest>, which it resolves to the digest the tag
+// names now.
 func (r *imageResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	region, registry, repository, digest, err := parseDigestID(req.ID)
+	region, registry, repository, digest, tag, err := parseImageID(req.ID)
 	if err != nil {
 		resp.Diagnostics.AddError("Invalid Import ID", fmt.Sprintf("The import ID %q %s. It must be "+
-			"<repository_name>@<digest>, such as team/app@sha256:<64 hex digits>, or "+
-			"<registry_id>/<repository_name>@<digest> for another registry, or "+
-			"<region>/<registry_id>/<repository_name>@<digest> for another region as well.", req.ID, err))
+			"<repository_name>@<digest>, such as team/app@sha256:<64 hex digits>, or <repository_name>:<tag>, such "+
+			"as team/app:v1; either preceded by <registry_id>/ for another registry, and by "+
+			"<region>/<registry_id>/ for another region as well.", req.ID, err))
 		return
+	}
+	if tag != "" {
+		if digest = r.resolveTag(ctx, req.ID, region, registry, repository, tag, &resp.Diagnostics); digest == "" {
+			return
+		}
 	}
 	if region == "" && r.client != nil {
 		region = r.client.region
@@ -610,4 +470,30 @@ func (r *imageResource) ImportState(ctx context.Context, req resource.ImportStat
 	}
 	m.setComputed()
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}
+
+// resolveTag finds the digest tag names, for import; "" after an error.
+func (r *imageResource) resolveTag(ctx context.Context, id, region, registry, repository, tag string, diags *diag.Diagnostics) string {
+	if r.client == nil {
+		diags.AddError("Provider Not Configured", "An import by tag needs the provider configured to look the tag up.")
+		return ""
+	}
+	if region == "" {
+		region = r.client.region
+	}
+	target := ecrpush.Target{Repository: repository, RegistryID: registry, Region: region}
+	callCtx, done := r.client.requestContext(ctx)
+	defer done()
+	info, found, err := ecrpush.DescribeTag(callCtx, r.client.ecr, target, tag)
+	if err != nil {
+		diags.AddError(explainECRFailure(err, r.client.accountID))
+		return ""
+	}
+	if !found {
+		diags.AddError("Image Tag Not Found", fmt.Sprintf("Repository %q has no tag %q, so the import ID %q names no "+
+			"image. Import by a tag the repository has, or by digest (<repository_name>@sha256:...).", repository, tag, id))
+		return ""
+	}
+	tflog.Info(ctx, "Import by tag resolved", map[string]any{"tag": tag, "image_digest": info.Digest})
+	return info.Digest
 }

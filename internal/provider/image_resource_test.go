@@ -32,6 +32,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	tfjson "github.com/hashicorp/terraform-json"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
@@ -259,7 +260,8 @@ func partsSince(srv *ecrlocal.Server, n *int) error {
 
 // TestAccImage_sources: for each source form, create, an empty re-plan, a
 // read-back with go-containerregistry, a tag-only in-place update that sends
-// no layer, a content change that replaces, and import.
+// no layer, a new image updated in place (no image deleted before every tag
+// moved), and import.
 func TestAccImage_sources(t *testing.T) {
 	for _, kind := range []string{"oci-layout", "oci-archive", "docker-archive"} {
 		t.Run(kind, func(t *testing.T) {
@@ -269,7 +271,7 @@ func TestAccImage_sources(t *testing.T) {
 			dir := t.TempDir()
 			img := testAccRandomImage(t)
 			source, digest := testAccImageSource(t, kind, dir, img)
-			var parts int
+			var parts, requestsBefore int
 			withTags := func(tags string) string {
 				return testAccImageConfig(srv, fmt.Sprintf("source = %q\n  tags = %s", source, tags))
 			}
@@ -326,11 +328,13 @@ func TestAccImage_sources(t *testing.T) {
 						},
 						Config: withTags(`["v2", "latest"]`),
 						ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
-							plancheck.ExpectResourceAction("ecr_image.test", plancheck.ResourceActionReplace),
+							plancheck.ExpectResourceAction("ecr_image.test", plancheck.ResourceActionUpdate),
 							plancheck.ExpectKnownValue("ecr_image.test", tfjsonpath.New("image_digest"), lazyString{&digest2}),
+							planCheckFunc(func(*tfjson.Plan) error { requestsBefore = len(srv.Requests()); return nil }),
 						}},
 						ConfigStateChecks: []statecheck.StateCheck{
 							readBack{t, srv, &digest2, rawManifest(img2, kind)},
+							tagsNeverNameNothing{srv, &requestsBefore},
 							stateCheckFunc(func() error {
 								tags := srv.ImageTags(testAccRegion, "", testAccImageRepo)
 								if tags["v2"] != digest2 || tags["latest"] != digest2 {

@@ -20,6 +20,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
@@ -76,7 +77,8 @@ func (r *layerResource) Schema(ctx context.Context, _ resource.SchemaRequest, re
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "Pushes one blob (an image layer, an image config, any content-addressed file) to an ECR " +
 			"repository through ECR's layer upload API, with no Docker daemon. The blob's `sha256` digest is " +
-			"computed at plan, so a change of the file's content plans a replacement; an unchanged file is not " +
+			"computed at plan, so a change of the file's content plans an in-place update that pushes the new blob; " +
+			"an unchanged file is not " +
 			"read again at the next plan. A blob the repository already has is not sent again. ECR has no API to " +
 			"delete a layer: destroying the resource only removes it from the state, and ECR's lifecycle " +
 			"policies remove data that no image references.",
@@ -127,7 +129,7 @@ func (r *layerResource) Schema(ctx context.Context, _ resource.SchemaRequest, re
 			},
 		}, replace),
 		Blocks: map[string]schema.Block{
-			"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true}),
+			"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true, Update: true}),
 		},
 	}
 }
@@ -196,9 +198,6 @@ func (r *layerResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanR
 	if known(plan.Digest) && known(plan.RegistryID) && known(plan.RepositoryName) {
 		plan.ID = types.StringValue(digestID(plan.RegistryID.ValueString(), plan.RepositoryName.ValueString(), plan.Digest.ValueString()))
 	}
-	if state != nil && !plan.Digest.Equal(state.Digest) {
-		resp.RequiresReplace = append(resp.RequiresReplace, path.Root("digest"))
-	}
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 }
 
@@ -233,16 +232,30 @@ func (r *layerResource) Create(ctx context.Context, req resource.CreateRequest, 
 		resp.Diagnostics.AddError("Provider Not Configured", "ecr_layer was created before the provider was configured. This is a bug in the provider.")
 		return
 	}
-	target, diags := plan.target(r.client)
+	limit, diags := plan.Timeouts.Create(ctx, defaultPushTimeout)
 	resp.Diagnostics.Append(diags...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	if r.push(ctx, &plan, config, "create", limit, &resp.Diagnostics) {
+		resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	}
+}
+
+// push sends the file at plan's source (through the handed-in upload, when
+// config has one) and fills plan from what ECR took. It reports success.
+func (r *layerResource) push(ctx context.Context, plan *layerResourceModel, config layerResourceModel, operation string,
+	limit time.Duration, diags *diag.Diagnostics) bool {
+	target, d := plan.target(r.client)
+	diags.Append(d...)
+	if diags.HasError() {
+		return false
+	}
 	source := plan.Source.ValueString()
 	blob, f, err := ecrpush.OpenFileBlob(source)
 	if err != nil {
-		resp.Diagnostics.AddAttributeError(path.Root("source"), "Cannot Use the Layer File", sourceProblem(source, err))
-		return
+		diags.AddAttributeError(path.Root("source"), "Cannot Use the Layer File", sourceProblem(source, err))
+		return false
 	}
 	defer func() { _ = f.Close() }()
 	if known(plan.Digest) {
@@ -254,25 +267,18 @@ func (r *layerResource) Create(ctx context.Context, req resource.CreateRequest, 
 	}
 
 	pusher := r.client.pusher(ctx, progressLogger(ctx, source))
-	limit, diags := plan.Timeouts.Create(ctx, defaultPushTimeout)
-	resp.Diagnostics.Append(diags...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
 	callCtx, done := r.client.limitedRequestContext(ctx, limit)
 	defer done()
 	result, err := pusher.PushBlob(callCtx, target, blob, upload)
 	if err != nil {
 		if pastLimit(callCtx) {
-			resp.Diagnostics.AddError(explainTimeout("Layer", source, "create", limit, err))
-			return
+			diags.AddError(explainTimeout("Layer", source, operation, limit, err))
+			return false
 		}
-		resp.Diagnostics.AddError(explainPushFailure(err, r.client.accountID))
-		return
+		diags.AddError(explainPushFailure(err, r.client.accountID))
+		return false
 	}
-	if result.RecordError != nil {
-		tflog.Warn(ctx, "The upload's resume record could not be kept: "+result.RecordError.Error())
-	}
+	diags.Append(recordWarnings([]ecrpush.BlobResult{result})...)
 	tflog.Info(ctx, "Layer pushed", map[string]any{"source": source, "digest": result.Digest, "size": result.Size,
 		"skipped": result.Skipped, "bytes_sent": result.BytesSent, "resumed": result.Resumed, "uploads": result.Uploads,
 		"handed_in_upload": upload != nil})
@@ -282,7 +288,7 @@ func (r *layerResource) Create(ctx context.Context, req resource.CreateRequest, 
 	plan.Size = types.Int64Value(result.Size)
 	plan.ID = types.StringValue(digestID(plan.RegistryID.ValueString(), target.Repository, result.Digest))
 	plan.UploadIDWO, plan.PartSizeWO = types.StringNull(), types.Int64Null()
-	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	return true
 }
 
 // progressLogger logs a push at INFO when it starts and ends, and every
@@ -375,13 +381,22 @@ func checkLayers(ctx context.Context, c *client, target ecrpush.Target, digests 
 	return found, nil
 }
 
-// Update only records a new path to the same content: a different digest
-// is a replacement.
+// Update pushes the file when its content changed (the old blob stays: ECR
+// has no API to delete one), and otherwise only records a new path.
 func (r *layerResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	var plan layerResourceModel
+	var plan, state, config layerResourceModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() {
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	resp.Diagnostics.Append(req.Config.Get(ctx, &config)...)
+	if resp.Diagnostics.HasError() || r.client == nil {
 		return
+	}
+	if !plan.Digest.Equal(state.Digest) {
+		limit, diags := plan.Timeouts.Update(ctx, defaultPushTimeout)
+		resp.Diagnostics.Append(diags...)
+		if resp.Diagnostics.HasError() || !r.push(ctx, &plan, config, "update", limit, &resp.Diagnostics) {
+			return // the state keeps the blob it had
+		}
 	}
 	plan.UploadIDWO, plan.PartSizeWO = types.StringNull(), types.Int64Null()
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
@@ -414,7 +429,7 @@ func (r *layerResource) ImportState(ctx context.Context, req resource.ImportStat
 			Region: types.StringValue(region)},
 		Source: types.StringNull(), UploadIDWO: types.StringNull(), PartSizeWO: types.Int64Null(),
 		Digest: types.StringValue(digest), Size: types.Int64Null(), ID: types.StringValue(digestID(registry, repository, digest)),
-		Timeouts: timeouts.Value{Object: types.ObjectNull(map[string]attr.Type{"create": types.StringType})},
+		Timeouts: timeouts.Value{Object: types.ObjectNull(map[string]attr.Type{"create": types.StringType, "update": types.StringType})},
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 }

@@ -143,11 +143,12 @@ func TestAccLayer_basic(t *testing.T) {
 				}},
 			},
 			{
-				// Other content at the same path: a replacement, planned.
+				// Other content at the same path: an in-place update that
+				// pushes the new blob, planned.
 				PreConfig: func() { file, changed = testAccLayerFile(t, dir, "layer.bin", 6<<20, 2) },
 				Config:    config,
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
-					plancheck.ExpectResourceAction("ecr_layer.test", plancheck.ResourceActionReplace),
+					plancheck.ExpectResourceAction("ecr_layer.test", plancheck.ResourceActionUpdate),
 					plancheck.ExpectKnownValue("ecr_layer.test", tfjsonpath.New("digest"), lazyString{&changed}),
 				}},
 				ConfigStateChecks: []statecheck.StateCheck{
