@@ -140,7 +140,7 @@ type deployScene struct {
 	source string
 	digest map[string]string // image name: digest
 	name   map[string]string
-	layout map[string]func()  // image name: write it at source
+	layout map[string]func() // image name: write it at source
 }
 
 const deployFaultProvider = `max_retries = 0`
