@@ -489,3 +489,58 @@ func metFault(srv *ecrlocal.Server, op string) bool {
 	}
 	return false
 }
+
+// TestAccCLI_planAfterImport: an image imported by tag and a layer imported
+// by digest, then planned with the configuration that made them. The plan
+// may only set source (ECR does not know where either was built from), and
+// applying it sends nothing.
+func TestAccCLI_planAfterImport(t *testing.T) {
+	w := newDeployScene(t)
+	if out, err := w.apply("one", "v1"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	file, layerDigest := testAccLayerFile(t, t.TempDir(), "layer.bin", 1<<20, 7)
+	config := cliConfigHead + testAccProviderConfig(w.srv, "") + fmt.Sprintf(`
+resource "ecr_image" "test" {
+  repository_name = %[1]q
+  source          = %[2]q
+  tags            = ["v1"]
+}
+
+resource "ecr_layer" "test" {
+  repository_name = %[1]q
+  source          = %[3]q
+}
+`, testAccImageRepo, w.source, file)
+	pusher := newCLIRun(t, config)
+	pusher.must("apply", "-auto-approve", "-target=ecr_layer.test")
+	layerID, _ := pusher.state()["ecr_layer.test"]["id"].(string)
+
+	cli := newCLIRun(t, config)
+	cli.must("import", "ecr_image.test", testAccImageRepo+":v1")
+	cli.must("import", "ecr_layer.test", layerID)
+	if got := cli.state()["ecr_image.test"]["image_digest"]; got != w.digest["one"] {
+		t.Errorf("imported by tag: image_digest %v, want %s", got, w.digest["one"])
+	}
+	out := cli.must("plan")
+	_, actions, _ := strings.Cut(out, "will perform the following actions:")
+	for _, line := range strings.Split(actions, "\n") {
+		line = strings.TrimSpace(line)
+		if (strings.HasPrefix(line, "+ ") || strings.HasPrefix(line, "~ ") || strings.HasPrefix(line, "- ")) &&
+			!strings.HasPrefix(line, "+ source") && !strings.HasPrefix(line, "~ resource") {
+			t.Errorf("the plan after import changes more than source: %q\n%s", line, out)
+		}
+	}
+	start := len(w.srv.Requests())
+	cli.must("apply", "-auto-approve")
+	for _, r := range w.srv.Requests()[start:] {
+		switch r.Operation {
+		case "PutImage", "BatchDeleteImage", "InitiateLayerUpload", "UploadLayerPart":
+			t.Errorf("applying the plan after import called %s", r.Operation)
+		}
+	}
+	if out, err := cli.run("plan", "-detailed-exitcode"); err != nil {
+		t.Errorf("the plan after that apply is not empty (%v):\n%s", err, out)
+	}
+	_ = layerDigest
+}
