@@ -123,6 +123,13 @@ func (b *blobPush) run(ctx context.Context, handed *Upload) error {
 		if !b.startOver(err) {
 			return err
 		}
+		// Before any byte goes again, ask ECR: the completion may have
+		// landed with its answer lost, or another process pushed the blob.
+		if has, checkErr := b.p.has(ctx, b.target, b.blob.Digest); checkErr == nil && has {
+			b.removeRecord()
+			b.res.CompletedElsewhere = true
+			return nil
+		}
 		restarts++
 		if restarts > maxRestarts {
 			return &NoProgressError{Operation: operationOf(err), Attempts: restarts, Offset: 0, Err: err}
@@ -249,8 +256,8 @@ func (b *blobPush) hashAt(ctx context.Context, off int64) (hash.Hash, error) {
 	if from == off {
 		return h, nil
 	}
-	buf := b.p.buffers.get(min(hashChunk, off-from))
-	defer b.p.buffers.put(buf)
+	buf := b.p.parts().get(min(hashChunk, off-from))
+	defer b.p.parts().put(buf)
 	for from < off {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -300,7 +307,7 @@ func (b *blobPush) pipeline(ctx context.Context, start int64, h hash.Hash) error
 	parts := make(chan part, pipelineDepth-1)
 	free := make(chan *[]byte, pipelineDepth)
 	for range min(pipelineDepth, ceilDiv(size-start, b.partSize)) {
-		free <- b.p.buffers.get(min(b.partSize, size-start))
+		free <- b.p.parts().get(min(b.partSize, size-start))
 	}
 	var wg sync.WaitGroup
 	wg.Go(func() { b.read(pctx, start, h, parts, free) })
@@ -312,7 +319,7 @@ func (b *blobPush) pipeline(ctx context.Context, start int64, h hash.Hash) error
 		wg.Wait()
 		close(free)
 		for buf := range free {
-			b.p.buffers.put(buf)
+			b.p.parts().put(buf)
 		}
 	}()
 

@@ -46,8 +46,9 @@ const (
 
 // Pusher pushes blobs to ECR. Its zero value needs only API; it may be used
 // by many goroutines at once, and a blob being pushed by one Push call is not
-// pushed again by a concurrent one to the same repository: the second waits
-// for the first and reports the blob as skipped.
+// pushed again by a concurrent one (of any Pusher sharing its Scheduler) to
+// the same repository: the second waits for the first and reports the blob
+// as skipped.
 type Pusher struct {
 	// API is the ECR client (or a wrapper of it). Its retryer decides how
 	// often a throttled or failed call is tried again; its quota pacing
@@ -63,12 +64,26 @@ type Pusher struct {
 	// each change of phase, one call at a time (it must return quickly: the
 	// push waits for it). Callers that log should rate-limit themselves.
 	Progress func(Progress)
+	// Scheduler, when set, is shared with other Pushers: it bounds the blobs
+	// sent at once across all of them and sends each blob to a repository
+	// once. Nil: the Pusher has one of its own.
+	Scheduler *Scheduler
 
-	buffers partBuffers
-
-	flightsMu sync.Mutex
-	flights   map[string]*flight
+	ownOnce sync.Once
+	own     *Scheduler
 }
+
+// scheduler is the Scheduler this Pusher uses.
+func (p *Pusher) scheduler() *Scheduler {
+	if p.Scheduler != nil {
+		return p.Scheduler
+	}
+	p.ownOnce.Do(func() { p.own = &Scheduler{} })
+	return p.own
+}
+
+// parts is the part buffers this Pusher uses.
+func (p *Pusher) parts() *partBuffers { return &p.scheduler().buffers }
 
 // BlobResult is what became of one blob given to Push, in the same position.
 type BlobResult struct {
@@ -95,6 +110,10 @@ type BlobResult struct {
 	// Duplicate is true when the same digest was listed earlier in the call:
 	// the result is that earlier blob's.
 	Duplicate bool
+	// CompletedElsewhere is true when an upload had to start over and ECR,
+	// asked first, had the blob already (a completion whose answer was lost,
+	// or another process's push): nothing more was sent.
+	CompletedElsewhere bool
 	// RecordError is set when a resume record could not be written or
 	// removed. The push itself is unaffected; only resuming it could be.
 	RecordError error
@@ -200,6 +219,7 @@ func (p *Pusher) push(ctx context.Context, target Target, blobs []Blob, upload *
 	}
 
 	sem := make(chan struct{}, p.parallelism())
+	sh := &share{}
 	var wg sync.WaitGroup
 	for _, j := range jobs {
 		if !j.missing {
@@ -215,7 +235,7 @@ func (p *Pusher) push(ctx context.Context, target Target, blobs []Blob, upload *
 		}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			j.result, j.err = p.pushShared(ctx, target, j, upload, prog)
+			j.result, j.err = p.pushShared(ctx, target, j, upload, prog, sh)
 			if j.err != nil {
 				prog.update(j.index, j.blob.Name, j.blob.Digest, j.blob.Size, PhaseFailed, 0)
 				cancel(errAnotherBlobFailed)
@@ -369,6 +389,15 @@ func (p *Pusher) checkAvailability(ctx context.Context, target Target, jobs []*j
 	return nil
 }
 
+// has asks ECR whether the target repository has the blob with digest.
+func (p *Pusher) has(ctx context.Context, target Target, digest string) (bool, error) {
+	j := &job{blob: Blob{Digest: digest}}
+	if err := p.checkAvailability(ctx, target, []*job{j}); err != nil {
+		return false, err
+	}
+	return !j.missing, nil
+}
+
 // operationError is a failed ECR call, for the caller to explain.
 func operationError(ctx context.Context, operation string, target Target, err error) error {
 	return &OperationError{Operation: operation, Action: "ecr:" + operation, Target: target, Err: err,
@@ -382,29 +411,32 @@ type flight struct {
 	err    error
 }
 
-// pushShared pushes a job's blob unless another Push call of this Pusher is
-// pushing the same blob to the same repository; then it waits for that one,
-// and pushes the blob itself only if that one failed.
+// pushShared pushes a job's blob unless another Push call sharing this
+// Pusher's Scheduler is pushing the same blob to the same repository; then it
+// waits for that one, and pushes the blob itself only if that one failed.
+// Only the push that sends holds one of the Scheduler's slots, so that
+// waiting for another never keeps a slot from it.
 func (p *Pusher) pushShared(ctx context.Context, target Target, j *job, upload *Upload,
-	prog *progress) (BlobResult, error) {
+	prog *progress, sh *share) (BlobResult, error) {
+	s := p.scheduler()
 	key := strings.Join([]string{target.RegistryID, target.Region, target.Repository, j.blob.Digest}, "\n")
 	for {
-		p.flightsMu.Lock()
-		if p.flights == nil {
-			p.flights = map[string]*flight{}
+		s.flightsMu.Lock()
+		if s.flights == nil {
+			s.flights = map[string]*flight{}
 		}
-		f, busy := p.flights[key]
+		f, busy := s.flights[key]
 		if !busy {
 			f = &flight{done: make(chan struct{})}
-			p.flights[key] = f
+			s.flights[key] = f
 		}
-		p.flightsMu.Unlock()
+		s.flightsMu.Unlock()
 
 		if !busy {
-			f.result, f.err = p.pushOne(ctx, target, j, upload, prog)
-			p.flightsMu.Lock()
-			delete(p.flights, key)
-			p.flightsMu.Unlock()
+			f.result, f.err = p.pushHoldingSlot(ctx, target, j, upload, prog, sh)
+			s.flightsMu.Lock()
+			delete(s.flights, key)
+			s.flightsMu.Unlock()
 			close(f.done)
 			return f.result, f.err
 		}
@@ -420,4 +452,15 @@ func (p *Pusher) pushShared(ctx context.Context, target Target, j *job, upload *
 			return r, nil
 		}
 	}
+}
+
+// pushHoldingSlot pushes a job's blob once the Scheduler gives it a slot.
+func (p *Pusher) pushHoldingSlot(ctx context.Context, target Target, j *job, upload *Upload,
+	prog *progress, sh *share) (BlobResult, error) {
+	s := p.scheduler()
+	if err := s.acquire(ctx, sh); err != nil {
+		return j.result, err
+	}
+	defer s.release(sh)
+	return p.pushOne(ctx, target, j, upload, prog)
 }
