@@ -27,6 +27,9 @@ import (
 // resource, data source and ephemeral resource of it.
 type client struct {
 	ecr *ecr.Client
+	// scheduler is shared by every push of this configuration: it bounds
+	// the blobs sent at once and sends each blob to a repository once.
+	scheduler *ecrpush.Scheduler
 	// region is the provider's; each resource may override it.
 	region string
 	// skipRegionValidation lets regions the SDK does not know through.
@@ -61,7 +64,7 @@ func providerClient(data any, typeName string) (*client, diag.Diagnostics) {
 // uploads recorded under the cache directory so a push cut off resumes in a
 // later run.
 func (c *client) pusher(ctx context.Context, progress func(ecrpush.Progress)) *ecrpush.Pusher {
-	p := &ecrpush.Pusher{API: c.ecr, Progress: progress}
+	p := &ecrpush.Pusher{API: c.ecr, Progress: progress, Scheduler: c.scheduler}
 	if dir, err := cacheDir(); err == nil {
 		p.Resume = &ecrpush.ResumeStore{Dir: filepath.Join(dir, "uploads")}
 	} else {
@@ -115,7 +118,8 @@ func newClient(ctx context.Context, m providerModel, cfg *awsbase.Config, interr
 	// account look-up) logs each attempt in one line, never a body.
 	awsCfg.APIOptions = append(awsCfg.APIOptions, ecrpush.WithCallLogging(logCall))
 
-	c := &client{region: awsCfg.Region, skipRegionValidation: skipRegionValidation, secrets: secrets, interrupted: interrupted}
+	c := &client{region: awsCfg.Region, skipRegionValidation: skipRegionValidation, secrets: secrets, interrupted: interrupted,
+		scheduler: &ecrpush.Scheduler{BlobsInFlight: int(m.MaxBlobsInFlight.ValueInt64())}}
 	// Validating credentials asks STS who the caller is, which also gives
 	// the account ID. Where validation is skipped no STS call is made.
 	if !m.SkipCredentialsValidation.ValueBool() {

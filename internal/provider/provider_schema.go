@@ -4,6 +4,7 @@
 package provider
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
@@ -12,6 +13,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/provider/schema"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/ecrlabs/terraform-provider-ecr/internal/ecrpush"
 )
 
 // providerModel is the provider block. Argument names and their environment
@@ -29,6 +32,7 @@ type providerModel struct {
 	AssumeRole                types.List   `tfsdk:"assume_role"`
 	Endpoints                 types.List   `tfsdk:"endpoints"`
 	MaxRetries                types.Int64  `tfsdk:"max_retries"`
+	MaxBlobsInFlight          types.Int64  `tfsdk:"max_blobs_in_flight"`
 	RetryMode                 types.String `tfsdk:"retry_mode"`
 	CustomCABundle            types.String `tfsdk:"custom_ca_bundle"`
 	Insecure                  types.Bool   `tfsdk:"insecure"`
@@ -111,6 +115,16 @@ func providerSchema() schema.Schema {
 				MarkdownDescription: "How many times a failed request (throttling, server errors, dropped connections) is retried " +
 					"before the error is shown. Default: `5`. Can also be set with `AWS_MAX_ATTEMPTS` (which counts the first attempt too).",
 				Validators: []validator.Int64{int64validator.Between(0, 100)},
+			},
+			"max_blobs_in_flight": schema.Int64Attribute{
+				Optional: true,
+				MarkdownDescription: fmt.Sprintf("How many blobs (layers, configs) this provider configuration sends "+
+					"to ECR at once, across every resource, whatever `-parallelism` Terraform runs with. Each blob "+
+					"being sent holds two part buffers of the part size ECR gives (10 MiB today) and the request "+
+					"being written, so the memory pushes take grows with this number and not with the number of "+
+					"resources (the measured figures are in the README). A blob that several resources push to the "+
+					"same repository at once is sent once. Default: `%d`.", ecrpush.DefaultBlobsInFlight),
+				Validators: []validator.Int64{int64validator.Between(1, 64)},
 			},
 			"retry_mode": schema.StringAttribute{
 				Optional: true,
