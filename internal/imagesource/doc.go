@@ -25,6 +25,13 @@
 // checked against their digests at once; the sizes read into memory are
 // bounded (maxManifestSize, maxConfigSize).
 //
+// Open reads nothing outside the source, whose own JSON names the files it
+// pushes: a directory is read through an os.Root (no name, ".." or symbolic
+// link leads out of it), and a tar's names must stay within the image's
+// directory in the tar. A name that is absolute or has a ".." element, a
+// link out, or a file that is not a regular file (a FIFO, a device) is an
+// *UnsafeFileError.
+//
 // Tarballs are not extracted: Open indexes the tar's members (seeking past
 // their contents) and each blob is an io.SectionReader over the tar file. A
 // gzip-compressed tarball is first decompressed into a temporary file (in

@@ -83,7 +83,7 @@ func (p *planner) planDocker() error {
 	}
 	img := cands[0]
 
-	cfgName := cleanTarName(img.Config)
+	cfgName := img.Config
 	cfgRaw, err := readSmall(p.store, cfgName, maxConfigSize)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -119,12 +119,17 @@ func (p *planner) planDocker() error {
 	}
 	for i, layerName := range img.Layers {
 		diffID := cfg.RootFS.DiffIDs[i]
-		layerName = cleanTarName(layerName)
-		if src, ok := img.LayerSources[diffID]; ok && !exists(p.store, layerName) {
-			// A foreign layer: in the manifest, not pushed.
-			m.Layers = append(m.Layers, dockerDescriptor{MediaType: string(src.MediaType), Size: src.Size,
-				Digest: src.Digest.String(), URLs: src.URLs})
-			continue
+		if src, ok := img.LayerSources[diffID]; ok {
+			held, err := exists(p.store, layerName)
+			if err != nil {
+				return err
+			}
+			if !held {
+				// A foreign layer: in the manifest, not pushed.
+				m.Layers = append(m.Layers, dockerDescriptor{MediaType: string(src.MediaType), Size: src.Size,
+					Digest: src.Digest.String(), URLs: src.URLs})
+				continue
+			}
 		}
 		d, err := p.dockerLayer(layerName, diffID)
 		if err != nil {
@@ -182,7 +187,7 @@ func (p *planner) dockerCandidates(ds []tarball.Descriptor) []Candidate {
 	out := make([]Candidate, 0, len(ds))
 	for _, d := range ds {
 		c := Candidate{Names: d.RepoTags, Digest: "config " + path.Base(d.Config)}
-		if raw, err := readSmall(p.store, cleanTarName(d.Config), maxConfigSize); err == nil {
+		if raw, err := readSmall(p.store, d.Config, maxConfigSize); err == nil {
 			sum := sha256.Sum256(raw)
 			c.Digest = "config sha256:" + hex.EncodeToString(sum[:])
 			if cfg, err := v1.ParseConfigFile(bytes.NewReader(raw)); err == nil && cfg.OS != "" {

@@ -125,3 +125,17 @@ type UnsupportedError struct {
 }
 
 func (e *UnsupportedError) Error() string { return fmt.Sprintf("%s: %s", e.Path, e.What) }
+
+// UnsafeFileError is a file of the source this package refuses to read: a
+// name that leaves the source's root (a ".." element, an absolute path, a
+// link to outside it), or a file that is not a regular file (a FIFO, a
+// device). Pushing it could send any file of the machine to ECR.
+type UnsafeFileError struct {
+	Path string // the source
+	Name string // the name as the source gives it
+	Why  string
+}
+
+func (e *UnsafeFileError) Error() string {
+	return fmt.Sprintf("%s: refusing to read %q: %s", e.Path, e.Name, e.Why)
+}

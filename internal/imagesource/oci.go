@@ -287,8 +287,14 @@ func (p *planner) addImageManifest(d v1.Descriptor, raw []byte, mt types.MediaTy
 			return &UnsupportedError{Path: p.path, What: fmt.Sprintf("blob digest %s: only sha256 digests are pushed to ECR", b.Digest)}
 		}
 		name := blobName(b.Digest)
-		if len(b.URLs) > 0 && !exists(p.store, name) {
-			continue // a foreign layer: registries fetch it from its URLs
+		if len(b.URLs) > 0 {
+			held, err := exists(p.store, name)
+			if err != nil {
+				return err
+			}
+			if !held {
+				continue // a foreign layer: registries fetch it from its URLs
+			}
 		}
 		if err := p.addBlob(name, b.Digest.String(), string(b.MediaType), b.Size); err != nil {
 			return err

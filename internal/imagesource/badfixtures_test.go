@@ -1,0 +1,192 @@
+// Copyright (c) ecrlabs
+// SPDX-License-Identifier: MPL-2.0
+
+package imagesource
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// Fixtures for the sources Open must refuse (badinputs_test.go).
+
+// writeFiles writes files (slash-separated names) under dir, and symlinks
+// (name -> target, as given); it skips the test where symlinks cannot be
+// made.
+func writeFiles(t *testing.T, dir string, files map[string][]byte, links map[string]string) {
+	t.Helper()
+	for name, b := range files {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, target := range links {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(filepath.FromSlash(target), p); err != nil {
+			t.Skipf("cannot make symlinks here: %v", err)
+		}
+	}
+}
+
+// writeTarFile writes a tar of files and symlinks at out.
+func writeTarFile(t *testing.T, out, prefix string, files map[string][]byte, links map[string]string) string {
+	t.Helper()
+	f := must(os.Create(out))
+	tw := tar.NewWriter(f)
+	writeTar(t, tw, prefix, files, links)
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// gzipLayer is a gzip layer as crane writes into a legacy tarball: its
+// bytes, and its diff_id (the sha256 of the tar inside). Its contents do not
+// compress, so the gzip stream is about as long as the tar.
+func gzipLayer(t *testing.T, seed uint64) ([]byte, string) {
+	t.Helper()
+	content := make([]byte, 64<<10)
+	r := rand.New(rand.NewPCG(seed, seed))
+	for i := range content {
+		content[i] = byte(r.Uint32())
+	}
+	tarred := layerTar(t, "bin/app", string(content))
+	var b bytes.Buffer
+	zw := gzip.NewWriter(&b)
+	if _, err := zw.Write(tarred); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes(), sha(tarred)
+}
+
+// legacyConfig is an image config with those diff_ids.
+func legacyConfig(diffIDs ...string) []byte {
+	return must(json.Marshal(map[string]any{"architecture": "amd64", "os": "linux",
+		"rootfs": map[string]any{"type": "layers", "diff_ids": diffIDs}}))
+}
+
+// legacyManifestJSON is a docker save manifest.json of one image.
+func legacyManifestJSON(config string, layers ...string) []byte {
+	return must(json.Marshal([]map[string]any{{"Config": config, "RepoTags": []string{"example.com/app:1"}, "Layers": layers}}))
+}
+
+// dockerDirBeside writes an extracted docker save directory, image/, whose
+// manifest.json names its config and one gzip layer as given, and beside it
+// outside/ holding a valid config.json and secret.gz: if the names lead
+// there, the image would be complete. It returns the image directory and the
+// absolute slash path of outside/.
+func dockerDirBeside(t *testing.T, config, layer string, links map[string]string) (string, string) {
+	t.Helper()
+	dir := t.TempDir()
+	gz, diffID := gzipLayer(t, 2)
+	cfg := legacyConfig(diffID)
+	writeFiles(t, filepath.Join(dir, "outside"), map[string][]byte{"config.json": cfg, "secret.gz": gz}, nil)
+	outside := filepath.ToSlash(filepath.Join(dir, "outside"))
+	config, layer = strings.ReplaceAll(config, "$OUT", outside), strings.ReplaceAll(layer, "$OUT", outside)
+	image := filepath.Join(dir, "image")
+	writeFiles(t, image, map[string][]byte{"manifest.json": legacyManifestJSON(config, layer),
+		"config.json": cfg, "l1/layer.tar.gz": gz}, links)
+	return image, outside
+}
+
+// layoutWithLink is a one-image OCI layout where the file at name (of the
+// layout) is replaced by a symlink to a copy of it outside the layout.
+func layoutWithLink(t *testing.T, name func(v1.Image) string) string {
+	t.Helper()
+	img := platformImage(t, amd64)
+	lp := newLayout(t)
+	if err := lp.AppendImage(img); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(string(lp), filepath.FromSlash(name(img)))
+	outside := filepath.Join(t.TempDir(), "copy")
+	if err := os.Rename(p, outside); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, p); err != nil {
+		t.Skipf("cannot make symlinks here: %v", err)
+	}
+	return string(lp)
+}
+
+func firstLayerName(img v1.Image) string {
+	return blobName(must(must(img.Layers())[0].Digest()))
+}
+
+// legacyTarFiles are the files of a legacy docker save tarball of one
+// uncompressed layer, l1/layer.tar, config.json.
+func legacyTarFiles(t *testing.T) map[string][]byte {
+	t.Helper()
+	l := layerTar(t, "etc/hello", "hello\n")
+	return map[string][]byte{"config.json": legacyConfig(sha(l)), "l1/layer.tar": l,
+		"manifest.json": legacyManifestJSON("config.json", "l1/layer.tar")}
+}
+
+// tarWithLink writes a tar holding, under image/, a legacy docker save
+// whose layer file is a link (symlink or hard link) to target; the layer
+// itself is also at the tar's root, outside image/, at secret/layer.tar and
+// (for absolute links) l1/real.tar.
+func tarWithLink(t *testing.T, typeflag byte, target string) string {
+	t.Helper()
+	files := legacyTarFiles(t)
+	layer := files["l1/layer.tar"]
+	delete(files, "l1/layer.tar")
+	out := filepath.Join(t.TempDir(), "linked.tar")
+	f := must(os.Create(out))
+	tw := tar.NewWriter(f)
+	writeTar(t, tw, "", map[string][]byte{"secret/layer.tar": layer, "l1/real.tar": layer}, nil)
+	writeTar(t, tw, "image/", files, nil)
+	if err := tw.WriteHeader(&tar.Header{Name: "image/l1/layer.tar", Typeflag: typeflag, Linkname: target, Mode: 0o644}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// tarImageUnder writes a tar holding a legacy docker save under image/
+// whose manifest.json names its layer as layer, and the layer also at
+// secret/layer.tar, outside image/.
+func tarImageUnder(t *testing.T, layer string) string {
+	t.Helper()
+	files := legacyTarFiles(t)
+	files["manifest.json"] = legacyManifestJSON("config.json", layer)
+	out := filepath.Join(t.TempDir(), "under.tar")
+	f := must(os.Create(out))
+	tw := tar.NewWriter(f)
+	writeTar(t, tw, "", map[string][]byte{"secret/layer.tar": files["l1/layer.tar"]}, nil)
+	writeTar(t, tw, "image/", files, nil)
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
