@@ -92,6 +92,28 @@ func legacyManifestJSON(config string, layers ...string) []byte {
 	return must(json.Marshal([]map[string]any{{"Config": config, "RepoTags": []string{"example.com/app:1"}, "Layers": layers}}))
 }
 
+// legacyGzipSave writes a legacy tarball of one gzip layer, changed by
+// damage after it was compressed, its config giving diffID (the layer's
+// true diff_id when ""). It returns the tarball, and the sha256 of the
+// layer file and of the tar inside it before damage.
+func legacyGzipSave(t *testing.T, damage func([]byte), diffID string) (path, digest, trueDiffID string) {
+	t.Helper()
+	layer, trueDiffID := gzipLayer(t, 1)
+	damage(layer)
+	if diffID == "" {
+		diffID = trueDiffID
+	}
+	path = writeTarFile(t, filepath.Join(t.TempDir(), "legacy-gzip.tar"), "", map[string][]byte{
+		"config.json":     legacyConfig(diffID),
+		"l1/layer.tar.gz": layer,
+		"manifest.json":   legacyManifestJSON("config.json", "l1/layer.tar.gz"),
+	}, nil)
+	return path, sha(layer), trueDiffID
+}
+
+// flipMiddle changes a byte halfway through, past the gzip header.
+func flipMiddle(b []byte) { b[len(b)/2] ^= 0xff }
+
 // dockerDirBeside writes an extracted docker save directory, image/, whose
 // manifest.json names its config and one gzip layer as given, and beside it
 // outside/ holding a valid config.json and secret.gz: if the names lead

@@ -22,6 +22,7 @@ const maxErrorText = 4 << 10
 func TestBadInputs(t *testing.T) {
 	var (
 		unsafe *UnsafeFileError
+		diffID *DiffIDMismatchError
 	)
 	type source struct {
 		path    string
@@ -95,6 +96,15 @@ func TestBadInputs(t *testing.T) {
 			files["../evil"] = []byte("x")
 			return source{writeTarFile(t, filepath.Join(t.TempDir(), "evil.tar"), "", files, nil), Options{}, []string{`"../evil"`}}
 		}, &unsafe},
+		{"legacy gzip layer corrupted mid-stream", func(t *testing.T) source {
+			path, digest, diffID := legacyGzipSave(t, flipMiddle, "")
+			return source{path, Options{}, []string{"l1/layer.tar.gz", digest, diffID, "gzip"}}
+		}, &diffID},
+		{"legacy gzip layer that is not its diff_id", func(t *testing.T) source {
+			other := sha([]byte("another layer"))
+			path, digest, diffID := legacyGzipSave(t, func([]byte) {}, other)
+			return source{path, Options{}, []string{"l1/layer.tar.gz", digest, diffID, other}}
+		}, &diffID},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			src := tc.build(t)

@@ -81,7 +81,11 @@
 //     application/vnd.docker.image.rootfs.diff.tar.gzip; its digest is the
 //     sha256 of the file, which Open computes by reading it (the tarball does
 //     not record it). The manifest is then the one go-containerregistry (and
-//     crane) make from the same tarball, so the digests agree.
+//     crane) make from the same tarball, so the digests agree. In the same
+//     pass Open decompresses it and checks it against its diff_id: a digest
+//     computed from the file cannot show the file corrupted, and a layer that
+//     does not decompress to its diff_id is a *DiffIDMismatchError, before
+//     anything is pushed.
 //   - zstd layers are refused (Docker's schema 2 has no media type for them).
 //
 // Changing dockerManifest changes the digest of every legacy tarball pushed

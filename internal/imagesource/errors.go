@@ -139,3 +139,26 @@ type UnsafeFileError struct {
 func (e *UnsafeFileError) Error() string {
 	return fmt.Sprintf("%s: refusing to read %q: %s", e.Path, e.Name, e.Why)
 }
+
+// DiffIDMismatchError is a gzip layer of a legacy docker save tarball that
+// does not decompress to the layer its image config names by diff_id, or
+// does not decompress at all. The layer's own digest is computed from its
+// bytes, so only this check finds it corrupted.
+type DiffIDMismatchError struct {
+	Name   string // the layer file
+	Digest string // the sha256 of the layer file, as pushed
+	Want   string // its diff_id in the image config
+	Got    string // the sha256 of what it decompresses to; "" when it does not
+	Err    error  // why it does not decompress, or nil
+}
+
+func (e *DiffIDMismatchError) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("%s (%s) is not a valid gzip stream (%v), so it is not the layer of diff_id %s: "+
+			"the source is corrupted; refusing to push it", e.Name, e.Digest, e.Err, e.Want)
+	}
+	return fmt.Sprintf("%s (%s) decompresses to %s, not to %s, its diff_id in the image config: "+
+		"the source is corrupted; refusing to push it", e.Name, e.Digest, e.Got, e.Want)
+}
+
+func (e *DiffIDMismatchError) Unwrap() error { return e.Err }

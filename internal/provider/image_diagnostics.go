@@ -34,6 +34,7 @@ func explainSourceFailure(source string, opts imagesource.Options, err error) (a
 		digestErr   *imagesource.DigestMismatchError
 		unsupported *imagesource.UnsupportedError
 		unsafeFile  *imagesource.UnsafeFileError
+		diffIDErr   *imagesource.DiffIDMismatchError
 	)
 	switch {
 	case errors.As(err, &choice):
@@ -52,7 +53,7 @@ func explainSourceFailure(source string, opts imagesource.Options, err error) (a
 	case errors.As(err, &missing):
 		return path.Root("source"), "Image Incomplete", fmt.Sprintf("The source %s lacks part of the image: %v. "+
 			"Write the image again (a copy interrupted, or a layout whose blobs were pruned, is the usual cause).", where, err)
-	case errors.As(err, &sizeErr), errors.As(err, &digestErr):
+	case errors.As(err, &sizeErr), errors.As(err, &digestErr), errors.As(err, &diffIDErr):
 		return path.Root("source"), "Image Corrupted", fmt.Sprintf("The source %s is corrupted: %v. Nothing was "+
 			"pushed. Write the image again.", where, err)
 	case errors.As(err, &unsafeFile):
