@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
 // Fixtures for the sources Open must refuse (badinputs_test.go).
@@ -211,4 +213,78 @@ func tarImageUnder(t *testing.T, layer string) string {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// writeIndexBlob writes an index of children into the layout's blobs, with
+// annotations to tell apart indexes of the same children.
+func writeIndexBlob(t *testing.T, dir string, children []v1.Descriptor, annotations map[string]string) v1.Descriptor {
+	t.Helper()
+	raw := must(json.Marshal(v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex,
+		Manifests: children, Annotations: annotations}))
+	writeFiles(t, dir, map[string][]byte{"blobs/sha256/" + sha(raw)[len("sha256:"):]: raw}, nil)
+	return v1.Descriptor{MediaType: types.OCIImageIndex, Size: int64(len(raw)), Digest: must(v1.NewHash(sha(raw)))}
+}
+
+// writeIndexJSON writes the layout's index.json and oci-layout.
+func writeIndexJSON(t *testing.T, dir string, ds []v1.Descriptor) {
+	t.Helper()
+	raw := must(json.Marshal(v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex, Manifests: ds}))
+	writeFiles(t, dir, map[string][]byte{"index.json": raw, "oci-layout": []byte(`{"imageLayoutVersion":"1.0.0"}`)}, nil)
+}
+
+// nestedLayout is a layout whose index.json names the top of depth levels
+// of indexes: each level is width indexes that all list all indexes of the
+// level below (so width^(depth-1) paths lead to the bottom), the bottom an
+// index of a linux/amd64 and a linux/arm64 image. It returns the layout and
+// the amd64 image.
+func nestedLayout(t *testing.T, depth, width int) (string, v1.Image) {
+	t.Helper()
+	a, b := platformImage(t, amd64), platformImage(t, arm64v8)
+	lp := newLayout(t)
+	for _, img := range []v1.Image{a, b} {
+		if err := lp.WriteImage(img); err != nil {
+			t.Fatal(err)
+		}
+	}
+	desc := func(img v1.Image, p v1.Platform) v1.Descriptor {
+		return v1.Descriptor{MediaType: must(img.MediaType()), Size: must(img.Size()), Digest: must(img.Digest()), Platform: &p}
+	}
+	level := []v1.Descriptor{writeIndexBlob(t, string(lp), []v1.Descriptor{desc(a, amd64), desc(b, arm64v8)}, nil)}
+	for d := 1; d < depth; d++ {
+		next := make([]v1.Descriptor, width)
+		for i := range next {
+			next[i] = writeIndexBlob(t, string(lp), level, map[string]string{"level": fmt.Sprint(d), "side": fmt.Sprint(i)})
+		}
+		level = next
+	}
+	writeIndexJSON(t, string(lp), level[:1])
+	return string(lp), a
+}
+
+// duplicateEntries is a layout whose index.json lists one image n times.
+func duplicateEntries(t *testing.T, n int) (string, v1.Image) {
+	t.Helper()
+	img := platformImage(t, amd64)
+	lp := newLayout(t)
+	if err := lp.WriteImage(img); err != nil {
+		t.Fatal(err)
+	}
+	d := must(json.Marshal(v1.Descriptor{MediaType: must(img.MediaType()), Size: must(img.Size()), Digest: must(img.Digest())}))
+	entries := strings.Repeat(string(d)+",", n)
+	writeFiles(t, string(lp), map[string][]byte{"index.json": []byte(`{"schemaVersion":2,"manifests":[` + entries[:len(entries)-1] + `]}`)}, nil)
+	return string(lp), img
+}
+
+// duplicateTags is a legacy tarball whose manifest.json lists one image n
+// times, each under another tag.
+func duplicateTags(t *testing.T, n int) string {
+	t.Helper()
+	files := legacyTarFiles(t)
+	images := make([]map[string]any, n)
+	for i := range images {
+		images[i] = map[string]any{"Config": "config.json", "RepoTags": []string{fmt.Sprintf("example.com/app:%d", i)},
+			"Layers": []string{"l1/layer.tar"}}
+	}
+	files["manifest.json"] = must(json.Marshal(images))
+	return writeTarFile(t, filepath.Join(t.TempDir(), "tags.tar"), "", files, nil)
 }

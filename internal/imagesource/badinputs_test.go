@@ -21,8 +21,10 @@ const maxErrorText = 4 << 10
 // type that names what is wrong, in a few lines at most.
 func TestBadInputs(t *testing.T) {
 	var (
-		unsafe *UnsafeFileError
-		diffID *DiffIDMismatchError
+		unsafe      *UnsafeFileError
+		diffID      *DiffIDMismatchError
+		choice      *ChoiceError
+		unsupported *UnsupportedError
 	)
 	type source struct {
 		path    string
@@ -105,6 +107,25 @@ func TestBadInputs(t *testing.T) {
 			path, digest, diffID := legacyGzipSave(t, func([]byte) {}, other)
 			return source{path, Options{}, []string{"l1/layer.tar.gz", digest, diffID, other}}
 		}, &diffID},
+		{"index.json lists one image 100,000 times, ref names none", func(t *testing.T) source {
+			dir, img := duplicateEntries(t, 100_000)
+			return source{dir, Options{Ref: "nope"}, []string{must(img.Digest()).String()}}
+		}, &choice},
+		{"manifest.json lists one image under 100,000 tags, no ref", func(t *testing.T) source {
+			return source{duplicateTags(t, 100_000), Options{}, []string{"example.com/app:0", "more"}}
+		}, &choice},
+		{"indexes nested 16 deep, shared, platform not there", func(t *testing.T) source {
+			dir, _ := nestedLayout(t, 16, 2)
+			return source{dir, Options{Platform: "linux/s390x"}, []string{"linux/amd64", "linux/arm64"}}
+		}, &choice},
+		{"indexes nested 40 deep, platform", func(t *testing.T) source {
+			dir, _ := nestedLayout(t, 40, 1)
+			return source{dir, Options{Platform: "linux/amd64"}, []string{"nested"}}
+		}, &unsupported},
+		{"indexes nested 40 deep, whole", func(t *testing.T) source {
+			dir, _ := nestedLayout(t, 40, 1)
+			return source{dir, Options{}, []string{"nested"}}
+		}, &unsupported},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			src := tc.build(t)

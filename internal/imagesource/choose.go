@@ -38,6 +38,19 @@ func refNames(d v1.Descriptor) []string {
 	return names
 }
 
+// distinctDigests returns the first descriptor of each digest in ds.
+func distinctDigests(ds []v1.Descriptor) []v1.Descriptor {
+	seen := make(map[v1.Hash]bool, len(ds))
+	var out []v1.Descriptor
+	for _, d := range ds {
+		if !seen[d.Digest] {
+			seen[d.Digest] = true
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
 func candidates(ds []v1.Descriptor) []Candidate {
 	out := make([]Candidate, 0, len(ds))
 	for _, d := range ds {

@@ -23,7 +23,10 @@
 // reads a layer of an OCI layout, so the digest is known at plan time at the
 // cost of a few small files. Manifests are read whole (they are small) and
 // checked against their digests at once; the sizes read into memory are
-// bounded (maxManifestSize, maxConfigSize).
+// bounded (maxManifestSize, maxConfigSize). Each manifest is read once per
+// Open, however many indexes list it, and closed after reading: the work is
+// linear in the files of the source, not in the paths through nested
+// indexes, which may nest at most maxIndexDepth deep.
 //
 // Open reads nothing outside the source, whose own JSON names the files it
 // pushes: a directory is read through an os.Root (no name, ".." or symbolic
@@ -44,8 +47,10 @@
 // its org.opencontainers.image.ref.name annotation (as skopeo's
 // oci:dir:ref), by its io.containerd.image.name annotation (what Docker 25+
 // writes beside it), or by digest ("sha256:..."). Without Ref, index.json
-// must list exactly one entry; otherwise Open fails with a *ChoiceError that
-// lists the candidates. In a legacy tarball Ref picks by RepoTags.
+// must list exactly one image (entries of one digest are one image);
+// otherwise Open fails with a *ChoiceError that lists the candidates (each
+// once, the first maxCandidatesShown in its message). In a legacy tarball
+// Ref picks by RepoTags.
 //
 // Options.Platform ("os/arch[/variant]") picks one image manifest from a
 // multi-platform index: only that manifest (and its blobs) is pushed, and

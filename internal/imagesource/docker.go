@@ -189,17 +189,25 @@ func (p *planner) dockerLayer(layerName string, diffID v1.Hash) (dockerDescripto
 	return d, err
 }
 
+// dockerCandidates lists images of manifest.json, reading each config once
+// (manifest.json may list one image under many tags).
 func (p *planner) dockerCandidates(ds []tarball.Descriptor) []Candidate {
 	out := make([]Candidate, 0, len(ds))
+	byConfig := map[string]Candidate{}
 	for _, d := range ds {
-		c := Candidate{Names: d.RepoTags, Digest: "config " + path.Base(d.Config)}
-		if raw, err := readSmall(p.store, d.Config, maxConfigSize); err == nil {
-			sum := sha256.Sum256(raw)
-			c.Digest = "config sha256:" + hex.EncodeToString(sum[:])
-			if cfg, err := v1.ParseConfigFile(bytes.NewReader(raw)); err == nil && cfg.OS != "" {
-				c.Platform = cfg.Platform().String()
+		c, ok := byConfig[d.Config]
+		if !ok {
+			c = Candidate{Digest: "config " + path.Base(d.Config)}
+			if raw, err := readSmall(p.store, d.Config, maxConfigSize); err == nil {
+				sum := sha256.Sum256(raw)
+				c.Digest = "config sha256:" + hex.EncodeToString(sum[:])
+				if cfg, err := v1.ParseConfigFile(bytes.NewReader(raw)); err == nil && cfg.OS != "" {
+					c.Platform = cfg.Platform().String()
+				}
 			}
+			byConfig[d.Config] = c
 		}
+		c.Names = d.RepoTags
 		out = append(out, c)
 	}
 	return out

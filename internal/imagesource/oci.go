@@ -43,6 +43,10 @@ func (p *planner) planOCI() error {
 	cands := idx.Manifests
 	if p.opts.Ref != "" {
 		cands = slices.DeleteFunc(slices.Clone(cands), func(d v1.Descriptor) bool { return !matchesRef(d, p.opts.Ref) })
+	}
+	// One digest is one image, however many entries (or names) it has.
+	cands = distinctDigests(cands)
+	if p.opts.Ref != "" {
 		switch {
 		case len(cands) == 0:
 			return &ChoiceError{Path: p.path, Problem: fmt.Sprintf("no image in index.json is named %q", p.opts.Ref),
@@ -72,9 +76,9 @@ func (p *planner) planOCI() error {
 	switch {
 	case mt.IsIndex():
 		if p.want == nil {
-			return p.addIndex(root, raw, mt, platformOf(root))
+			return p.addIndex(root, raw, mt, platformOf(root), 1)
 		}
-		children, err := p.flatten(raw)
+		children, err := p.flatten(root, raw)
 		if err != nil {
 			return err
 		}
@@ -106,9 +110,24 @@ func (p *planner) planOCI() error {
 	}
 }
 
-// readManifest reads and checks the manifest d describes. It returns its
-// bytes and media type: its own mediaType field, else the descriptor's,
-// else what its fields say it is.
+// maxIndexDepth bounds how deep indexes nest: tools nest one or two.
+const maxIndexDepth = 32
+
+// manifestFile is a manifest read and checked against its digest, and what
+// its own fields say of its type.
+type manifestFile struct {
+	raw           []byte
+	schemaVersion int
+	mediaType     types.MediaType
+	hasConfig     bool
+	hasManifests  bool
+}
+
+// readManifest reads and checks the manifest d describes, once per Open:
+// indexes may share children, and reading them again for each path that
+// leads to them takes time exponential in the nesting. It returns its bytes
+// and media type: its own mediaType field, else the descriptor's, else what
+// its fields say it is.
 func (p *planner) readManifest(d v1.Descriptor, what string) ([]byte, types.MediaType, error) {
 	if d.Digest.Algorithm != "sha256" {
 		return nil, "", &UnsupportedError{Path: p.path, What: fmt.Sprintf("manifest digest %s: only sha256 digests are pushed to ECR", d.Digest)}
@@ -117,26 +136,61 @@ func (p *planner) readManifest(d v1.Descriptor, what string) ([]byte, types.Medi
 		return nil, "", &UnsupportedError{Path: p.path, What: fmt.Sprintf("the manifest %s is %d bytes, more than ECR's limit of %d", d.Digest, d.Size, maxManifestSize)}
 	}
 	name := blobName(d.Digest)
+	f, ok := p.manifestFiles[d.Digest.String()]
+	if !ok {
+		var err error
+		if f, err = p.loadManifest(d, what); err != nil {
+			return nil, "", err
+		}
+		if p.manifestFiles == nil {
+			p.manifestFiles = map[string]*manifestFile{}
+		}
+		p.manifestFiles[d.Digest.String()] = f
+	}
+	if int64(len(f.raw)) != d.Size {
+		return nil, "", &SizeMismatchError{Name: p.where(name), Digest: d.Digest.String(), Want: d.Size, Got: int64(len(f.raw))}
+	}
+	mt := f.mediaType
+	switch {
+	case mt != "" && d.MediaType != "" && mt != d.MediaType:
+		return nil, "", &UnsupportedError{Path: p.path, What: fmt.Sprintf(
+			"the manifest %s says its media type is %s, its descriptor says %s", d.Digest, mt, d.MediaType)}
+	case mt == "" && d.MediaType != "":
+		mt = d.MediaType
+	case mt == "" && f.hasManifests:
+		mt = types.OCIImageIndex
+	case mt == "" && f.hasConfig:
+		mt = types.OCIManifestSchema1
+	}
+	if mt.IsSchema1() || f.schemaVersion == 1 {
+		return nil, "", &UnsupportedError{Path: p.path, What: fmt.Sprintf("the manifest %s is Docker schema 1, which ECR no longer takes", d.Digest)}
+	}
+	return f.raw, mt, nil
+}
+
+// loadManifest reads the manifest d describes and checks it against d.
+func (p *planner) loadManifest(d v1.Descriptor, what string) (*manifestFile, error) {
+	name := blobName(d.Digest)
 	size, err := p.store.stat(name)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			if what == "" {
 				what = "manifest"
 			}
-			return nil, "", &MissingError{Path: p.path, Name: name, Digest: d.Digest.String(), What: what}
+			return nil, &MissingError{Path: p.path, Name: name, Digest: d.Digest.String(), What: what}
 		}
-		return nil, "", err
+		return nil, err
 	}
 	if size != d.Size {
-		return nil, "", &SizeMismatchError{Name: p.where(name), Digest: d.Digest.String(), Want: d.Size, Got: size}
+		return nil, &SizeMismatchError{Name: p.where(name), Digest: d.Digest.String(), Want: d.Size, Got: size}
 	}
 	raw, err := readSmall(p.store, name, maxManifestSize)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	sum := sha256.Sum256(raw)
 	if got := "sha256:" + hex.EncodeToString(sum[:]); got != d.Digest.String() {
-		return nil, "", &DigestMismatchError{Name: p.where(name), Want: d.Digest.String(), Got: got, Size: int64(len(raw))}
+		return nil, &DigestMismatchError{Name: p.where(name), Want: d.Digest.String(), Got: got, Size: int64(len(raw))}
 	}
 	var doc struct {
 		SchemaVersion int             `json:"schemaVersion"`
@@ -145,31 +199,26 @@ func (p *planner) readManifest(d v1.Descriptor, what string) ([]byte, types.Medi
 		Manifests     json.RawMessage `json:"manifests"`
 	}
 	if err := json.Unmarshal(raw, &doc); err != nil {
-		return nil, "", fmt.Errorf("%s is not a manifest: %w", p.where(name), err)
+		return nil, fmt.Errorf("%s is not a manifest: %w", p.where(name), err)
 	}
-	mt := doc.MediaType
-	switch {
-	case mt != "" && d.MediaType != "" && mt != d.MediaType:
-		return nil, "", &UnsupportedError{Path: p.path, What: fmt.Sprintf(
-			"the manifest %s says its media type is %s, its descriptor says %s", d.Digest, mt, d.MediaType)}
-	case mt == "" && d.MediaType != "":
-		mt = d.MediaType
-	case mt == "" && doc.Manifests != nil:
-		mt = types.OCIImageIndex
-	case mt == "" && doc.Config != nil:
-		mt = types.OCIManifestSchema1
-	}
-	if mt.IsSchema1() || doc.SchemaVersion == 1 {
-		return nil, "", &UnsupportedError{Path: p.path, What: fmt.Sprintf("the manifest %s is Docker schema 1, which ECR no longer takes", d.Digest)}
-	}
-	return raw, mt, nil
+	return &manifestFile{raw: raw, schemaVersion: doc.SchemaVersion, mediaType: doc.MediaType,
+		hasConfig: doc.Config != nil, hasManifests: doc.Manifests != nil}, nil
+}
+
+// tooDeep is the error for an index nested more than maxIndexDepth deep.
+func (p *planner) tooDeep(d v1.Descriptor) error {
+	return &UnsupportedError{Path: p.path, What: fmt.Sprintf(
+		"the index %s is nested more than %d indexes deep; no image tool nests indexes so", d.Digest, maxIndexDepth)}
 }
 
 // addIndex plans the push of an index and everything it references,
 // children first.
-func (p *planner) addIndex(d v1.Descriptor, raw []byte, mt types.MediaType, plat string) error {
+func (p *planner) addIndex(d v1.Descriptor, raw []byte, mt types.MediaType, plat string, depth int) error {
 	if p.seenManifests[d.Digest.String()] {
 		return nil
+	}
+	if depth > maxIndexDepth {
+		return p.tooDeep(d)
 	}
 	idx, err := v1.ParseIndexManifest(bytes.NewReader(raw))
 	if err != nil {
@@ -190,7 +239,7 @@ func (p *planner) addIndex(d v1.Descriptor, raw []byte, mt types.MediaType, plat
 		}
 		switch {
 		case cmt.IsIndex():
-			err = p.addIndex(c, craw, cmt, platformOf(c))
+			err = p.addIndex(c, craw, cmt, platformOf(c), depth+1)
 		case cmt.IsImage():
 			err = p.addImageManifest(c, craw, cmt, platformOf(c))
 		default:
@@ -246,30 +295,41 @@ func (p *planner) addImageManifest(d v1.Descriptor, raw []byte, mt types.MediaTy
 	return nil
 }
 
-// flatten returns the image manifests an index references, through nested
-// indexes, attestations included.
-func (p *planner) flatten(raw []byte) ([]v1.Descriptor, error) {
-	idx, err := v1.ParseIndexManifest(bytes.NewReader(raw))
-	if err != nil {
-		return nil, err
-	}
+// flatten returns the image manifests the index d references, through
+// nested indexes, attestations included, each digest once, reading each
+// nested index once however many paths lead to it.
+func (p *planner) flatten(d v1.Descriptor, raw []byte) ([]v1.Descriptor, error) {
 	var out []v1.Descriptor
-	for _, c := range idx.Manifests {
-		if !c.MediaType.IsIndex() {
-			out = append(out, c)
-			continue
+	seen := map[string]bool{d.Digest.String(): true}
+	var walk func(d v1.Descriptor, raw []byte, depth int) error
+	walk = func(d v1.Descriptor, raw []byte, depth int) error {
+		if depth > maxIndexDepth {
+			return p.tooDeep(d)
 		}
-		craw, _, err := p.readManifest(c, "nested index")
+		idx, err := v1.ParseIndexManifest(bytes.NewReader(raw))
 		if err != nil {
-			return nil, err
+			return fmt.Errorf("%s: %w", p.where(blobName(d.Digest)), err)
 		}
-		sub, err := p.flatten(craw)
-		if err != nil {
-			return nil, err
+		for _, c := range idx.Manifests {
+			if seen[c.Digest.String()] {
+				continue
+			}
+			seen[c.Digest.String()] = true
+			if !c.MediaType.IsIndex() {
+				out = append(out, c)
+				continue
+			}
+			craw, _, err := p.readManifest(c, "nested index")
+			if err != nil {
+				return err
+			}
+			if err := walk(c, craw, depth+1); err != nil {
+				return err
+			}
 		}
-		out = append(out, sub...)
+		return nil
 	}
-	return out, nil
+	return out, walk(d, raw, 1)
 }
 
 // configPlatform reads the platform from an image manifest's config, or

@@ -254,6 +254,7 @@ type planner struct {
 
 	manifests     []Manifest
 	seenManifests map[string]bool
+	manifestFiles map[string]*manifestFile // by digest, read once
 	blobs         []Blob
 	seenBlobs     map[string]bool
 }
