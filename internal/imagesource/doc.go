@@ -40,6 +40,8 @@
 // gzip-compressed tarball is first decompressed into a temporary file (in
 // Options.TempDir), removed by Close; this reads the whole tarball at every
 // Open, so uncompressed tarballs and layout directories are the fast forms.
+// The file is named after the process (ecr-imagesource-<pid>-*.tar), and
+// Open removes those of processes that are gone, killed before their Close.
 //
 // # Choosing the image
 //

@@ -55,7 +55,8 @@ type Options struct {
 	// pushed whole. With a single image, it must be that platform's.
 	Platform string
 	// TempDir is where a gzip-compressed tarball is decompressed to; empty:
-	// os.TempDir().
+	// os.TempDir(). Copies left there by processes that are gone are
+	// removed (see tempfile.go).
 	TempDir string
 }
 

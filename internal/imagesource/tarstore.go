@@ -243,7 +243,7 @@ func (t *tarStore) gunzip(tempDir string) error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(tempDir, "imagesource-*.tar")
+	tmp, err := createTemp(tempDir)
 	if err != nil {
 		return err
 	}
