@@ -8,6 +8,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -139,7 +140,7 @@ func TestBadInputs(t *testing.T) {
 				t.Errorf("the error is %d bytes long:\n%.2000s...", len(msg), msg)
 			}
 			if !errors.As(err, tc.want) {
-				t.Errorf("want a %T, got %T: %.2000s", tc.want, err, msg)
+				t.Errorf("want a %v, got %T: %.2000s", reflect.TypeOf(tc.want).Elem(), err, msg)
 			}
 			for _, m := range src.mention {
 				if !strings.Contains(msg, m) {
