@@ -23,13 +23,25 @@
 // reads a layer of an OCI layout, so the digest is known at plan time at the
 // cost of a few small files. Manifests are read whole (they are small) and
 // checked against their digests at once; the sizes read into memory are
-// bounded (maxManifestSize, maxConfigSize).
+// bounded (maxManifestSize, maxConfigSize). Each manifest is read once per
+// Open, however many indexes list it, and closed after reading: the work is
+// linear in the files of the source, not in the paths through nested
+// indexes, which may nest at most maxIndexDepth deep.
+//
+// Open reads nothing outside the source, whose own JSON names the files it
+// pushes: a directory is read through an os.Root (no name, ".." or symbolic
+// link leads out of it), and a tar's names must stay within the image's
+// directory in the tar. A name that is absolute or has a ".." element, a
+// link out, or a file that is not a regular file (a FIFO, a device) is an
+// *UnsafeFileError.
 //
 // Tarballs are not extracted: Open indexes the tar's members (seeking past
 // their contents) and each blob is an io.SectionReader over the tar file. A
 // gzip-compressed tarball is first decompressed into a temporary file (in
 // Options.TempDir), removed by Close; this reads the whole tarball at every
 // Open, so uncompressed tarballs and layout directories are the fast forms.
+// The file is named after the process (ecr-imagesource-<pid>-*.tar), and
+// Open removes those of processes that are gone, killed before their Close.
 //
 // # Choosing the image
 //
@@ -37,8 +49,10 @@
 // its org.opencontainers.image.ref.name annotation (as skopeo's
 // oci:dir:ref), by its io.containerd.image.name annotation (what Docker 25+
 // writes beside it), or by digest ("sha256:..."). Without Ref, index.json
-// must list exactly one entry; otherwise Open fails with a *ChoiceError that
-// lists the candidates. In a legacy tarball Ref picks by RepoTags.
+// must list exactly one image (entries of one digest are one image);
+// otherwise Open fails with a *ChoiceError that lists the candidates (each
+// once, the first maxCandidatesShown in its message). In a legacy tarball
+// Ref picks by RepoTags.
 //
 // Options.Platform ("os/arch[/variant]") picks one image manifest from a
 // multi-platform index: only that manifest (and its blobs) is pushed, and
@@ -74,7 +88,11 @@
 //     application/vnd.docker.image.rootfs.diff.tar.gzip; its digest is the
 //     sha256 of the file, which Open computes by reading it (the tarball does
 //     not record it). The manifest is then the one go-containerregistry (and
-//     crane) make from the same tarball, so the digests agree.
+//     crane) make from the same tarball, so the digests agree. In the same
+//     pass Open decompresses it and checks it against its diff_id: a digest
+//     computed from the file cannot show the file corrupted, and a layer that
+//     does not decompress to its diff_id is a *DiffIDMismatchError, before
+//     anything is pushed.
 //   - zstd layers are refused (Docker's schema 2 has no media type for them).
 //
 // Changing dockerManifest changes the digest of every legacy tarball pushed

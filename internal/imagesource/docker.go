@@ -5,7 +5,6 @@ package imagesource
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -83,7 +82,7 @@ func (p *planner) planDocker() error {
 	}
 	img := cands[0]
 
-	cfgName := cleanTarName(img.Config)
+	cfgName := img.Config
 	cfgRaw, err := readSmall(p.store, cfgName, maxConfigSize)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -119,12 +118,17 @@ func (p *planner) planDocker() error {
 	}
 	for i, layerName := range img.Layers {
 		diffID := cfg.RootFS.DiffIDs[i]
-		layerName = cleanTarName(layerName)
-		if src, ok := img.LayerSources[diffID]; ok && !exists(p.store, layerName) {
-			// A foreign layer: in the manifest, not pushed.
-			m.Layers = append(m.Layers, dockerDescriptor{MediaType: string(src.MediaType), Size: src.Size,
-				Digest: src.Digest.String(), URLs: src.URLs})
-			continue
+		if src, ok := img.LayerSources[diffID]; ok {
+			held, err := exists(p.store, layerName)
+			if err != nil {
+				return err
+			}
+			if !held {
+				// A foreign layer: in the manifest, not pushed.
+				m.Layers = append(m.Layers, dockerDescriptor{MediaType: string(src.MediaType), Size: src.Size,
+					Digest: src.Digest.String(), URLs: src.URLs})
+				continue
+			}
 		}
 		d, err := p.dockerLayer(layerName, diffID)
 		if err != nil {
@@ -145,50 +149,65 @@ func (p *planner) planDocker() error {
 }
 
 // dockerLayer describes a layer file of a legacy tarball: an uncompressed
-// one by its diff_id (not read), a gzip one by its hash (read whole).
+// one by its diff_id (not read: the push checks it), a gzip one by its hash,
+// read whole and checked against its diff_id in the same pass (nothing else
+// would check what it decompresses to).
 func (p *planner) dockerLayer(layerName string, diffID v1.Hash) (dockerDescriptor, error) {
-	ra, size, err := p.store.open(layerName)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return dockerDescriptor{}, &MissingError{Path: p.path, Name: layerName, Digest: diffID.String(), What: "layer"}
-		}
-		return dockerDescriptor{}, err
+	if diffID.Algorithm != "sha256" {
+		return dockerDescriptor{}, &UnsupportedError{Path: p.path, What: fmt.Sprintf("diff_id %s: only sha256 digests are pushed to ECR", diffID)}
 	}
-	head := make([]byte, 8)
-	n, err := ra.ReadAt(head, 0)
-	if n < len(head) && err != nil && !errors.Is(err, io.EOF) {
-		return dockerDescriptor{}, fmt.Errorf("reading %s: %w", p.where(layerName), err)
-	}
-	switch c := compressionOf(head[:n]); c {
-	case "":
-		if diffID.Algorithm != "sha256" {
-			return dockerDescriptor{}, &UnsupportedError{Path: p.path, What: fmt.Sprintf("diff_id %s: only sha256 digests are pushed to ECR", diffID)}
+	var d dockerDescriptor
+	err := p.store.read(layerName, func(r io.ReaderAt, size int64) error {
+		head := make([]byte, 8)
+		n, err := r.ReadAt(head, 0)
+		if n < len(head) && err != nil && !errors.Is(err, io.EOF) {
+			return fmt.Errorf("reading %s: %w", p.where(layerName), err)
 		}
-		return dockerDescriptor{MediaType: string(types.DockerUncompressedLayer), Size: size, Digest: diffID.String()}, nil
-	case "gzip":
-		d, err := hashReaderAt(context.Background(), ra, size)
-		if err != nil {
-			return dockerDescriptor{}, fmt.Errorf("reading %s: %w", p.where(layerName), err)
+		switch c := compressionOf(head[:n]); c {
+		case "":
+			d = dockerDescriptor{MediaType: string(types.DockerUncompressedLayer), Size: size, Digest: diffID.String()}
+			return nil
+		case "gzip":
+			digest, got, gzErr, err := hashGzip(r, size)
+			if err != nil {
+				return fmt.Errorf("reading %s: %w", p.where(layerName), err)
+			}
+			if gzErr != nil || got != diffID.String() {
+				return &DiffIDMismatchError{Name: p.where(layerName), Digest: digest, Want: diffID.String(), Got: got, Err: gzErr}
+			}
+			d = dockerDescriptor{MediaType: string(types.DockerLayer), Size: size, Digest: digest}
+			return nil
+		default:
+			return &UnsupportedError{Path: p.path, What: fmt.Sprintf(
+				"the layer %s is %s-compressed, which a Docker schema 2 manifest cannot describe; save the image as an OCI layout instead",
+				path.Base(layerName), c)}
 		}
-		return dockerDescriptor{MediaType: string(types.DockerLayer), Size: size, Digest: d}, nil
-	default:
-		return dockerDescriptor{}, &UnsupportedError{Path: p.path, What: fmt.Sprintf(
-			"the layer %s is %s-compressed, which a Docker schema 2 manifest cannot describe; save the image as an OCI layout instead",
-			path.Base(layerName), c)}
+	})
+	if errors.Is(err, fs.ErrNotExist) {
+		return dockerDescriptor{}, &MissingError{Path: p.path, Name: layerName, Digest: diffID.String(), What: "layer"}
 	}
+	return d, err
 }
 
+// dockerCandidates lists images of manifest.json, reading each config once
+// (manifest.json may list one image under many tags).
 func (p *planner) dockerCandidates(ds []tarball.Descriptor) []Candidate {
 	out := make([]Candidate, 0, len(ds))
+	byConfig := map[string]Candidate{}
 	for _, d := range ds {
-		c := Candidate{Names: d.RepoTags, Digest: "config " + path.Base(d.Config)}
-		if raw, err := readSmall(p.store, cleanTarName(d.Config), maxConfigSize); err == nil {
-			sum := sha256.Sum256(raw)
-			c.Digest = "config sha256:" + hex.EncodeToString(sum[:])
-			if cfg, err := v1.ParseConfigFile(bytes.NewReader(raw)); err == nil && cfg.OS != "" {
-				c.Platform = cfg.Platform().String()
+		c, ok := byConfig[d.Config]
+		if !ok {
+			c = Candidate{Digest: "config " + path.Base(d.Config)}
+			if raw, err := readSmall(p.store, d.Config, maxConfigSize); err == nil {
+				sum := sha256.Sum256(raw)
+				c.Digest = "config sha256:" + hex.EncodeToString(sum[:])
+				if cfg, err := v1.ParseConfigFile(bytes.NewReader(raw)); err == nil && cfg.OS != "" {
+					c.Platform = cfg.Platform().String()
+				}
 			}
+			byConfig[d.Config] = c
 		}
+		c.Names = d.RepoTags
 		out = append(out, c)
 	}
 	return out

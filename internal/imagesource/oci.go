@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"io/fs"
 	"slices"
-	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -44,6 +43,10 @@ func (p *planner) planOCI() error {
 	cands := idx.Manifests
 	if p.opts.Ref != "" {
 		cands = slices.DeleteFunc(slices.Clone(cands), func(d v1.Descriptor) bool { return !matchesRef(d, p.opts.Ref) })
+	}
+	// One digest is one image, however many entries (or names) it has.
+	cands = distinctDigests(cands)
+	if p.opts.Ref != "" {
 		switch {
 		case len(cands) == 0:
 			return &ChoiceError{Path: p.path, Problem: fmt.Sprintf("no image in index.json is named %q", p.opts.Ref),
@@ -73,9 +76,9 @@ func (p *planner) planOCI() error {
 	switch {
 	case mt.IsIndex():
 		if p.want == nil {
-			return p.addIndex(root, raw, mt, platformOf(root))
+			return p.addIndex(root, raw, mt, platformOf(root), 1)
 		}
-		children, err := p.flatten(raw)
+		children, err := p.flatten(root, raw)
 		if err != nil {
 			return err
 		}
@@ -107,66 +110,24 @@ func (p *planner) planOCI() error {
 	}
 }
 
-// matchesRef reports whether ref names the descriptor d.
-func matchesRef(d v1.Descriptor, ref string) bool {
-	if ref == d.Digest.String() || strings.TrimPrefix(ref, "@") == d.Digest.String() {
-		return true
-	}
-	if d.Annotations[annotationRefName] == ref || d.Annotations[annotationContainerd] == ref {
-		return true
-	}
-	if c := d.Annotations[annotationContainerd]; c != "" {
-		return sameReference(c, ref)
-	}
-	return false
+// maxIndexDepth bounds how deep indexes nest: tools nest one or two.
+const maxIndexDepth = 32
+
+// manifestFile is a manifest read and checked against its digest, and what
+// its own fields say of its type.
+type manifestFile struct {
+	raw           []byte
+	schemaVersion int
+	mediaType     types.MediaType
+	hasConfig     bool
+	hasManifests  bool
 }
 
-func refNames(d v1.Descriptor) []string {
-	var names []string
-	for _, a := range []string{annotationRefName, annotationContainerd} {
-		if n := d.Annotations[a]; n != "" && !slices.Contains(names, n) {
-			names = append(names, n)
-		}
-	}
-	return names
-}
-
-func candidates(ds []v1.Descriptor) []Candidate {
-	out := make([]Candidate, 0, len(ds))
-	for _, d := range ds {
-		out = append(out, Candidate{Names: refNames(d), Digest: d.Digest.String(), MediaType: string(d.MediaType), Platform: platformOf(d)})
-	}
-	return out
-}
-
-func platformOf(d v1.Descriptor) string {
-	if d.Platform == nil {
-		return ""
-	}
-	return d.Platform.String()
-}
-
-// isAttestation reports whether d is an attestation manifest (BuildKit's
-// provenance and SBOM), never a platform to choose.
-func isAttestation(d v1.Descriptor) bool {
-	if _, ok := d.Annotations[annotationReferenceType]; ok {
-		return true
-	}
-	return d.Platform != nil && d.Platform.OS == "unknown" && d.Platform.Architecture == "unknown"
-}
-
-func allImagesWithPlatforms(ds []v1.Descriptor) bool {
-	for _, d := range ds {
-		if !d.MediaType.IsImage() || d.Platform == nil {
-			return false
-		}
-	}
-	return true
-}
-
-// readManifest reads and checks the manifest d describes. It returns its
-// bytes and media type: its own mediaType field, else the descriptor's,
-// else what its fields say it is.
+// readManifest reads and checks the manifest d describes, once per Open:
+// indexes may share children, and reading them again for each path that
+// leads to them takes time exponential in the nesting. It returns its bytes
+// and media type: its own mediaType field, else the descriptor's, else what
+// its fields say it is.
 func (p *planner) readManifest(d v1.Descriptor, what string) ([]byte, types.MediaType, error) {
 	if d.Digest.Algorithm != "sha256" {
 		return nil, "", &UnsupportedError{Path: p.path, What: fmt.Sprintf("manifest digest %s: only sha256 digests are pushed to ECR", d.Digest)}
@@ -175,26 +136,61 @@ func (p *planner) readManifest(d v1.Descriptor, what string) ([]byte, types.Medi
 		return nil, "", &UnsupportedError{Path: p.path, What: fmt.Sprintf("the manifest %s is %d bytes, more than ECR's limit of %d", d.Digest, d.Size, maxManifestSize)}
 	}
 	name := blobName(d.Digest)
+	f, ok := p.manifestFiles[d.Digest.String()]
+	if !ok {
+		var err error
+		if f, err = p.loadManifest(d, what); err != nil {
+			return nil, "", err
+		}
+		if p.manifestFiles == nil {
+			p.manifestFiles = map[string]*manifestFile{}
+		}
+		p.manifestFiles[d.Digest.String()] = f
+	}
+	if int64(len(f.raw)) != d.Size {
+		return nil, "", &SizeMismatchError{Name: p.where(name), Digest: d.Digest.String(), Want: d.Size, Got: int64(len(f.raw))}
+	}
+	mt := f.mediaType
+	switch {
+	case mt != "" && d.MediaType != "" && mt != d.MediaType:
+		return nil, "", &UnsupportedError{Path: p.path, What: fmt.Sprintf(
+			"the manifest %s says its media type is %s, its descriptor says %s", d.Digest, mt, d.MediaType)}
+	case mt == "" && d.MediaType != "":
+		mt = d.MediaType
+	case mt == "" && f.hasManifests:
+		mt = types.OCIImageIndex
+	case mt == "" && f.hasConfig:
+		mt = types.OCIManifestSchema1
+	}
+	if mt.IsSchema1() || f.schemaVersion == 1 {
+		return nil, "", &UnsupportedError{Path: p.path, What: fmt.Sprintf("the manifest %s is Docker schema 1, which ECR no longer takes", d.Digest)}
+	}
+	return f.raw, mt, nil
+}
+
+// loadManifest reads the manifest d describes and checks it against d.
+func (p *planner) loadManifest(d v1.Descriptor, what string) (*manifestFile, error) {
+	name := blobName(d.Digest)
 	size, err := p.store.stat(name)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			if what == "" {
 				what = "manifest"
 			}
-			return nil, "", &MissingError{Path: p.path, Name: name, Digest: d.Digest.String(), What: what}
+			return nil, &MissingError{Path: p.path, Name: name, Digest: d.Digest.String(), What: what}
 		}
-		return nil, "", err
+		return nil, err
 	}
 	if size != d.Size {
-		return nil, "", &SizeMismatchError{Name: p.where(name), Digest: d.Digest.String(), Want: d.Size, Got: size}
+		return nil, &SizeMismatchError{Name: p.where(name), Digest: d.Digest.String(), Want: d.Size, Got: size}
 	}
 	raw, err := readSmall(p.store, name, maxManifestSize)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	sum := sha256.Sum256(raw)
 	if got := "sha256:" + hex.EncodeToString(sum[:]); got != d.Digest.String() {
-		return nil, "", &DigestMismatchError{Name: p.where(name), Want: d.Digest.String(), Got: got, Size: int64(len(raw))}
+		return nil, &DigestMismatchError{Name: p.where(name), Want: d.Digest.String(), Got: got, Size: int64(len(raw))}
 	}
 	var doc struct {
 		SchemaVersion int             `json:"schemaVersion"`
@@ -203,31 +199,26 @@ func (p *planner) readManifest(d v1.Descriptor, what string) ([]byte, types.Medi
 		Manifests     json.RawMessage `json:"manifests"`
 	}
 	if err := json.Unmarshal(raw, &doc); err != nil {
-		return nil, "", fmt.Errorf("%s is not a manifest: %w", p.where(name), err)
+		return nil, fmt.Errorf("%s is not a manifest: %w", p.where(name), err)
 	}
-	mt := doc.MediaType
-	switch {
-	case mt != "" && d.MediaType != "" && mt != d.MediaType:
-		return nil, "", &UnsupportedError{Path: p.path, What: fmt.Sprintf(
-			"the manifest %s says its media type is %s, its descriptor says %s", d.Digest, mt, d.MediaType)}
-	case mt == "" && d.MediaType != "":
-		mt = d.MediaType
-	case mt == "" && doc.Manifests != nil:
-		mt = types.OCIImageIndex
-	case mt == "" && doc.Config != nil:
-		mt = types.OCIManifestSchema1
-	}
-	if mt.IsSchema1() || doc.SchemaVersion == 1 {
-		return nil, "", &UnsupportedError{Path: p.path, What: fmt.Sprintf("the manifest %s is Docker schema 1, which ECR no longer takes", d.Digest)}
-	}
-	return raw, mt, nil
+	return &manifestFile{raw: raw, schemaVersion: doc.SchemaVersion, mediaType: doc.MediaType,
+		hasConfig: doc.Config != nil, hasManifests: doc.Manifests != nil}, nil
+}
+
+// tooDeep is the error for an index nested more than maxIndexDepth deep.
+func (p *planner) tooDeep(d v1.Descriptor) error {
+	return &UnsupportedError{Path: p.path, What: fmt.Sprintf(
+		"the index %s is nested more than %d indexes deep; no image tool nests indexes so", d.Digest, maxIndexDepth)}
 }
 
 // addIndex plans the push of an index and everything it references,
 // children first.
-func (p *planner) addIndex(d v1.Descriptor, raw []byte, mt types.MediaType, plat string) error {
+func (p *planner) addIndex(d v1.Descriptor, raw []byte, mt types.MediaType, plat string, depth int) error {
 	if p.seenManifests[d.Digest.String()] {
 		return nil
+	}
+	if depth > maxIndexDepth {
+		return p.tooDeep(d)
 	}
 	idx, err := v1.ParseIndexManifest(bytes.NewReader(raw))
 	if err != nil {
@@ -248,7 +239,7 @@ func (p *planner) addIndex(d v1.Descriptor, raw []byte, mt types.MediaType, plat
 		}
 		switch {
 		case cmt.IsIndex():
-			err = p.addIndex(c, craw, cmt, platformOf(c))
+			err = p.addIndex(c, craw, cmt, platformOf(c), depth+1)
 		case cmt.IsImage():
 			err = p.addImageManifest(c, craw, cmt, platformOf(c))
 		default:
@@ -287,8 +278,14 @@ func (p *planner) addImageManifest(d v1.Descriptor, raw []byte, mt types.MediaTy
 			return &UnsupportedError{Path: p.path, What: fmt.Sprintf("blob digest %s: only sha256 digests are pushed to ECR", b.Digest)}
 		}
 		name := blobName(b.Digest)
-		if len(b.URLs) > 0 && !exists(p.store, name) {
-			continue // a foreign layer: registries fetch it from its URLs
+		if len(b.URLs) > 0 {
+			held, err := exists(p.store, name)
+			if err != nil {
+				return err
+			}
+			if !held {
+				continue // a foreign layer: registries fetch it from its URLs
+			}
 		}
 		if err := p.addBlob(name, b.Digest.String(), string(b.MediaType), b.Size); err != nil {
 			return err
@@ -298,66 +295,41 @@ func (p *planner) addImageManifest(d v1.Descriptor, raw []byte, mt types.MediaTy
 	return nil
 }
 
-// flatten returns the image manifests an index references, through nested
-// indexes, attestations included.
-func (p *planner) flatten(raw []byte) ([]v1.Descriptor, error) {
-	idx, err := v1.ParseIndexManifest(bytes.NewReader(raw))
-	if err != nil {
-		return nil, err
-	}
+// flatten returns the image manifests the index d references, through
+// nested indexes, attestations included, each digest once, reading each
+// nested index once however many paths lead to it.
+func (p *planner) flatten(d v1.Descriptor, raw []byte) ([]v1.Descriptor, error) {
 	var out []v1.Descriptor
-	for _, c := range idx.Manifests {
-		if !c.MediaType.IsIndex() {
-			out = append(out, c)
-			continue
+	seen := map[string]bool{d.Digest.String(): true}
+	var walk func(d v1.Descriptor, raw []byte, depth int) error
+	walk = func(d v1.Descriptor, raw []byte, depth int) error {
+		if depth > maxIndexDepth {
+			return p.tooDeep(d)
 		}
-		craw, _, err := p.readManifest(c, "nested index")
+		idx, err := v1.ParseIndexManifest(bytes.NewReader(raw))
 		if err != nil {
-			return nil, err
+			return fmt.Errorf("%s: %w", p.where(blobName(d.Digest)), err)
 		}
-		sub, err := p.flatten(craw)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, sub...)
-	}
-	return out, nil
-}
-
-// choosePlatform picks the one image manifest of ds for the wanted platform,
-// never an attestation.
-func (p *planner) choosePlatform(ds []v1.Descriptor, from string) (v1.Descriptor, error) {
-	var platforms []v1.Descriptor
-	for _, d := range ds {
-		if d.Platform != nil && !isAttestation(d) && (d.MediaType == "" || d.MediaType.IsImage()) {
-			platforms = append(platforms, d)
-		}
-	}
-	var exact []v1.Descriptor
-	for _, d := range platforms {
-		if platformMatches(*d.Platform, *p.want, true) {
-			exact = append(exact, d)
-		}
-	}
-	if len(exact) == 0 && p.want.Variant == "" {
-		for _, d := range platforms {
-			if platformMatches(*d.Platform, *p.want, false) {
-				exact = append(exact, d)
+		for _, c := range idx.Manifests {
+			if seen[c.Digest.String()] {
+				continue
+			}
+			seen[c.Digest.String()] = true
+			if !c.MediaType.IsIndex() {
+				out = append(out, c)
+				continue
+			}
+			craw, _, err := p.readManifest(c, "nested index")
+			if err != nil {
+				return err
+			}
+			if err := walk(c, craw, depth+1); err != nil {
+				return err
 			}
 		}
+		return nil
 	}
-	switch len(exact) {
-	case 1:
-		return exact[0], nil
-	case 0:
-		return v1.Descriptor{}, &ChoiceError{Path: p.path,
-			Problem: fmt.Sprintf("%s has no image for platform %s", from, p.opts.Platform),
-			Hint:    "set platform to one it has", Candidates: candidates(platforms)}
-	default:
-		return v1.Descriptor{}, &ChoiceError{Path: p.path,
-			Problem: fmt.Sprintf("%s has %d images for platform %s", from, len(exact), p.opts.Platform),
-			Hint:    "set platform with a variant, or set ref to a digest", Candidates: candidates(exact)}
-	}
+	return out, walk(d, raw, 1)
 }
 
 // configPlatform reads the platform from an image manifest's config, or
@@ -386,52 +358,4 @@ func (p *planner) configPlatform(raw []byte) (*v1.Platform, error) {
 		return nil, nil
 	}
 	return cfg.Platform(), nil
-}
-
-// parsePlatform parses "os/arch[/variant]".
-func parsePlatform(s string) (*v1.Platform, error) {
-	p, err := v1.ParsePlatform(s)
-	if err == nil && (p.OS == "" || p.Architecture == "") {
-		err = errors.New("it needs an OS and an architecture")
-	}
-	if err != nil {
-		return nil, fmt.Errorf("platform %q is not of the form os/arch[/variant]: %w", s, err)
-	}
-	return p, nil
-}
-
-// normalize spells a platform as containerd does: architecture aliases
-// folded, the default variant of arm64 (v8), arm (v7) and amd64 (v1) made
-// explicit.
-func normalize(p v1.Platform) v1.Platform {
-	switch p.Architecture {
-	case "x86_64", "x86-64":
-		p.Architecture = "amd64"
-	case "aarch64":
-		p.Architecture = "arm64"
-	}
-	if p.Variant == "" {
-		switch p.Architecture {
-		case "arm64":
-			p.Variant = "v8"
-		case "arm":
-			p.Variant = "v7"
-		case "amd64":
-			p.Variant = "v1"
-		}
-	}
-	return p
-}
-
-// platformMatches reports whether have is the wanted platform. With
-// variant false, only OS and architecture are compared.
-func platformMatches(have, want v1.Platform, variant bool) bool {
-	h, w := normalize(have), normalize(want)
-	if h.OS != w.OS || h.Architecture != w.Architecture {
-		return false
-	}
-	if want.OSVersion != "" && h.OSVersion != w.OSVersion {
-		return false
-	}
-	return !variant || h.Variant == w.Variant
 }

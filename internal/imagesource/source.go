@@ -14,7 +14,6 @@ import (
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
 )
 
 // Kind is the form of a source on disk.
@@ -56,7 +55,8 @@ type Options struct {
 	// pushed whole. With a single image, it must be that platform's.
 	Platform string
 	// TempDir is where a gzip-compressed tarball is decompressed to; empty:
-	// os.TempDir().
+	// os.TempDir(). Copies left there by processes that are gone are
+	// removed (see tempfile.go).
 	TempDir string
 }
 
@@ -190,37 +190,24 @@ func Open(path string, opts Options) (*Source, error) {
 	s := &Source{path: path}
 	switch {
 	case info.IsDir():
-		d := &dirStore{root: path}
-		s.store = d
-		switch {
-		case exists(d, "index.json"):
-			if _, err := layout.FromPath(path); err != nil {
-				return nil, err
-			}
-			s.kind = KindOCILayout
-		case exists(d, "manifest.json"):
-			s.kind = KindDockerArchive
-		default:
-			return nil, &NotImageError{Path: path, Why: notImageWhy}
-		}
-	case info.Mode().IsRegular():
-		t, err := openTar(path, opts.TempDir)
-		if err != nil {
+		if s.store, err = openDir(path); err != nil {
 			return nil, err
 		}
-		s.store = t
-		t.findRoot()
-		switch {
-		case exists(t, "index.json"):
-			s.kind = KindOCIArchive
-		case exists(t, "manifest.json"):
-			s.kind = KindDockerArchive
-		default:
-			_ = t.close()
-			return nil, &NotImageError{Path: path, Why: notImageWhy}
+	case info.Mode().IsRegular():
+		if s.store, err = openTar(path, opts.TempDir); err != nil {
+			return nil, err
 		}
 	default:
 		return nil, &NotImageError{Path: path, Why: fmt.Sprintf("it is neither a directory nor a file (%s)", info.Mode().Type())}
+	}
+	s.kind, err = kindOf(s.store)
+	if err != nil {
+		_ = s.store.close()
+		return nil, err
+	}
+	if s.kind == "" {
+		_ = s.store.close()
+		return nil, &NotImageError{Path: path, Why: notImageWhy}
 	}
 	p := &planner{path: path, kind: s.kind, store: s.store, opts: opts, want: want,
 		seenManifests: map[string]bool{}, seenBlobs: map[string]bool{}}
@@ -237,9 +224,25 @@ func Open(path string, opts Options) (*Source, error) {
 	return s, nil
 }
 
-func exists(s store, name string) bool {
-	_, err := s.stat(name)
-	return err == nil
+// kindOf tells the kind of source a store holds by its index.json or
+// manifest.json, or returns "".
+func kindOf(s store) (Kind, error) {
+	_, isDir := s.(*dirStore)
+	for _, k := range []struct {
+		file     string
+		dir, tar Kind
+	}{{"index.json", KindOCILayout, KindOCIArchive}, {"manifest.json", KindDockerArchive, KindDockerArchive}} {
+		ok, err := exists(s, k.file)
+		switch {
+		case err != nil:
+			return "", err
+		case ok && isDir:
+			return k.dir, nil
+		case ok:
+			return k.tar, nil
+		}
+	}
+	return "", nil
 }
 
 // planner builds a Source's push plan.
@@ -252,6 +255,7 @@ type planner struct {
 
 	manifests     []Manifest
 	seenManifests map[string]bool
+	manifestFiles map[string]*manifestFile // by digest, read once
 	blobs         []Blob
 	seenBlobs     map[string]bool
 }

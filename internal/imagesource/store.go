@@ -4,9 +4,6 @@
 package imagesource
 
 import (
-	"archive/tar"
-	"bytes"
-	"compress/gzip"
 	"errors"
 	"fmt"
 	"io"
@@ -14,18 +11,26 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 )
 
 // store is where the source's files are: a directory or a tar file. Names
-// are slash-separated and relative to the layout's (or docker save's) root.
+// are slash-separated and relative to the layout's (or docker save's) root,
+// as the source gives them. A name that could lead out of the root, or a
+// file that is not a regular file, is an *UnsafeFileError: the names come
+// from the source's own JSON, and a push sends what they name to ECR.
 type store interface {
 	// stat returns the size of the named regular file, or an error wrapping
 	// fs.ErrNotExist when there is none.
 	stat(name string) (int64, error)
+	// read calls fn with the named file, which is released when fn returns:
+	// reading a manifest or config holds no file open.
+	read(name string, fn func(r io.ReaderAt, size int64) error) error
 	// open returns a reader over the named file's size bytes, safe for
-	// concurrent ReadAt. It may open the file lazily.
+	// concurrent ReadAt, valid until close: the file is opened at the first
+	// ReadAt, so that a plan holds no blob open.
 	open(name string) (io.ReaderAt, int64, error)
 	// close releases what open opened.
 	close() error
@@ -33,45 +38,149 @@ type store interface {
 
 // readSmall reads a whole file of at most limit bytes.
 func readSmall(s store, name string, limit int64) ([]byte, error) {
-	ra, size, err := s.open(name)
-	if err != nil {
-		return nil, err
-	}
-	if size > limit {
-		return nil, fmt.Errorf("%s is %d bytes, more than the %d this reads", name, size, limit)
-	}
-	b := make([]byte, size)
-	n, err := ra.ReadAt(b, 0)
-	if n == len(b) {
-		return b, nil
-	}
-	if err == nil || errors.Is(err, io.EOF) {
-		err = io.ErrUnexpectedEOF
-	}
-	return nil, fmt.Errorf("reading %s: %w", name, err)
+	var b []byte
+	err := s.read(name, func(r io.ReaderAt, size int64) error {
+		if size > limit {
+			return fmt.Errorf("%s is %d bytes, more than the %d this reads", name, size, limit)
+		}
+		b = make([]byte, size)
+		n, err := r.ReadAt(b, 0)
+		if n == len(b) {
+			return nil
+		}
+		if err == nil || errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return fmt.Errorf("reading %s: %w", name, err)
+	})
+	return b, err
 }
 
-// dirStore is a directory.
+// exists reports whether the source holds the named file. It fails when it
+// cannot tell, or when the name is refused.
+func exists(s store, name string) (bool, error) {
+	_, err := s.stat(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// localName cleans a name as the source gives it, refusing one that is
+// absolute or has a ".." element. No image needs "..": refusing it outright
+// is simpler to trust than resolving it.
+func localName(source, name string) (string, error) {
+	why := ""
+	switch {
+	case name == "":
+		why = "the name is empty"
+	case path.IsAbs(name) || filepath.IsAbs(filepath.FromSlash(name)) || filepath.VolumeName(filepath.FromSlash(name)) != "":
+		why = "it is an absolute path; the files of an image are named relative to its root"
+	case slices.Contains(strings.Split(name, "/"), ".."):
+		why = `it has a ".." element, which could lead out of the image's root`
+	case !filepath.IsLocal(filepath.FromSlash(name)):
+		why = "it is not a plain relative name on this system"
+	}
+	if why != "" {
+		return "", &UnsafeFileError{Path: source, Name: name, Why: why}
+	}
+	return path.Clean(name), nil
+}
+
+// notRegular is the error for a file that is not a regular file.
+func notRegular(source, name string, mode fs.FileMode) error {
+	kind := mode.Type().String()
+	switch {
+	case mode&fs.ModeNamedPipe != 0:
+		kind = "a named pipe (FIFO)"
+	case mode&fs.ModeDevice != 0:
+		kind = "a device"
+	case mode&fs.ModeSocket != 0:
+		kind = "a socket"
+	case mode.IsDir():
+		kind = "a directory"
+	}
+	return &UnsafeFileError{Path: source, Name: name, Why: "it is not a regular file but " + kind}
+}
+
+// dirStore is a directory, read through an os.Root: no name, ".." or
+// symbolic link leads out of it.
 type dirStore struct {
-	root string
+	path string
+	root *os.Root
 
 	mu    sync.Mutex
 	files []*lazyFile
 }
 
-func (d *dirStore) full(name string) string {
-	return filepath.Join(d.root, filepath.FromSlash(name))
+func openDir(p string) (*dirStore, error) {
+	root, err := os.OpenRoot(p)
+	if err != nil {
+		return nil, err
+	}
+	return &dirStore{path: p, root: root}, nil
+}
+
+// escapes reports whether err is os.Root refusing a name that leads out of
+// it (its error value is not exported; TestBadInputs pins this text).
+func escapes(err error) bool {
+	var pe *fs.PathError
+	return errors.As(err, &pe) && pe.Err.Error() == "path escapes from parent"
+}
+
+func (d *dirStore) explain(name string, err error) error {
+	if escapes(err) {
+		return &UnsafeFileError{Path: d.path, Name: name,
+			Why: "it is, or goes through, a symbolic link that is absolute or leads out of the image's directory"}
+	}
+	return err
 }
 
 func (d *dirStore) stat(name string) (int64, error) {
-	info, err := os.Stat(d.full(name))
+	clean, err := localName(d.path, name)
 	if err != nil {
 		return 0, err
 	}
+	info, err := d.root.Stat(filepath.FromSlash(clean))
+	if err != nil {
+		return 0, d.explain(name, err)
+	}
 	if !info.Mode().IsRegular() {
-		return 0, fmt.Errorf("%s is not a regular file (%s)", d.full(name), info.Mode().Type())
+		return 0, notRegular(d.path, name, info.Mode())
 	}
 	return info.Size(), nil
+}
+
+// openFile opens the named regular file. It checks the file's type before
+// opening it (opening a FIFO waits for a writer) and after (the name may
+// have changed in between).
+func (d *dirStore) openFile(name string) (*os.File, int64, error) {
+	if _, err := d.stat(name); err != nil {
+		return nil, 0, err
+	}
+	clean, _ := localName(d.path, name)
+	f, err := d.root.Open(filepath.FromSlash(clean))
+	if err != nil {
+		return nil, 0, d.explain(name, err)
+	}
+	info, err := f.Stat()
+	if err == nil && !info.Mode().IsRegular() {
+		err = notRegular(d.path, name, info.Mode())
+	}
+	if err != nil {
+		_ = f.Close()
+		return nil, 0, err
+	}
+	return f, info.Size(), nil
+}
+
+func (d *dirStore) read(name string, fn func(io.ReaderAt, int64) error) error {
+	f, size, err := d.openFile(name)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = f.Close() }()
+	return fn(f, size)
 }
 
 func (d *dirStore) open(name string) (io.ReaderAt, int64, error) {
@@ -79,7 +188,7 @@ func (d *dirStore) open(name string) (io.ReaderAt, int64, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	lf := &lazyFile{path: d.full(name)}
+	lf := &lazyFile{dir: d, name: name}
 	d.mu.Lock()
 	d.files = append(d.files, lf)
 	d.mu.Unlock()
@@ -94,13 +203,14 @@ func (d *dirStore) close() error {
 		errs = append(errs, f.close())
 	}
 	d.files = nil
-	return errors.Join(errs...)
+	return errors.Join(append(errs, d.root.Close())...)
 }
 
 // lazyFile opens its file at the first ReadAt, so that a plan with many
 // blobs holds no file open, and a push holds open only what it reads.
 type lazyFile struct {
-	path string
+	dir  *dirStore
+	name string
 
 	mu     sync.Mutex
 	f      *os.File
@@ -112,10 +222,10 @@ func (l *lazyFile) file() (*os.File, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
-		return nil, fmt.Errorf("%s: %w", l.path, os.ErrClosed)
+		return nil, fmt.Errorf("%s: %w", l.name, os.ErrClosed)
 	}
 	if l.f == nil && l.err == nil {
-		l.f, l.err = os.Open(l.path)
+		l.f, _, l.err = l.dir.openFile(l.name)
 	}
 	return l.f, l.err
 }
@@ -138,235 +248,4 @@ func (l *lazyFile) close() error {
 	err := l.f.Close()
 	l.f = nil
 	return err
-}
-
-// tarStore is a tar file, read in place: members are sections of it.
-type tarStore struct {
-	f       *os.File
-	temp    string // a decompressed copy to remove on close, or ""
-	prefix  string // the directory within the tar that holds the layout, "" or "dir/"
-	members map[string]*tarMember
-}
-
-type tarMember struct {
-	name     string
-	typeflag byte
-	linkname string
-	offset   int64
-	size     int64
-}
-
-// maxLinks bounds how many links stat and open follow.
-const maxLinks = 16
-
-func (t *tarStore) resolve(name string) (*tarMember, error) {
-	name = path.Clean(t.prefix + name)
-	for range maxLinks {
-		m, ok := t.members[name]
-		if !ok {
-			return nil, fmt.Errorf("%s is not in the tar: %w", name, fs.ErrNotExist)
-		}
-		switch m.typeflag {
-		case tar.TypeReg:
-			return m, nil
-		case tar.TypeSymlink:
-			if path.IsAbs(m.linkname) {
-				name = path.Clean(strings.TrimPrefix(m.linkname, "/"))
-			} else {
-				name = path.Join(path.Dir(name), m.linkname)
-			}
-		case tar.TypeLink:
-			name = cleanTarName(m.linkname)
-		default:
-			return nil, fmt.Errorf("%s in the tar is not a regular file (type %q)", name, m.typeflag)
-		}
-	}
-	return nil, fmt.Errorf("%s: more than %d links to follow in the tar", name, maxLinks)
-}
-
-func (t *tarStore) stat(name string) (int64, error) {
-	m, err := t.resolve(name)
-	if err != nil {
-		return 0, err
-	}
-	return m.size, nil
-}
-
-func (t *tarStore) open(name string) (io.ReaderAt, int64, error) {
-	m, err := t.resolve(name)
-	if err != nil {
-		return nil, 0, err
-	}
-	return io.NewSectionReader(t.f, m.offset, m.size), m.size, nil
-}
-
-func (t *tarStore) close() error {
-	err := t.f.Close()
-	if t.temp != "" {
-		err = errors.Join(err, os.Remove(t.temp))
-	}
-	return err
-}
-
-func cleanTarName(name string) string {
-	return path.Clean(strings.TrimPrefix(name, "/"))
-}
-
-// offsetReader is a file read by archive/tar: it tracks where the reader is,
-// so that each member's offset is known, and lets tar seek past contents.
-type offsetReader struct {
-	f   *os.File
-	off int64
-}
-
-func (o *offsetReader) Read(p []byte) (int, error) {
-	n, err := o.f.Read(p)
-	o.off += int64(n)
-	return n, err
-}
-
-func (o *offsetReader) Seek(offset int64, whence int) (int64, error) {
-	n, err := o.f.Seek(offset, whence)
-	if err == nil {
-		o.off = n
-	}
-	return n, err
-}
-
-// indexTar reads the headers of the tar file f. It returns an error saying
-// it is not a tar when the first header cannot be read.
-func indexTar(f *os.File) (map[string]*tarMember, error) {
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return nil, err
-	}
-	or := &offsetReader{f: f}
-	tr := tar.NewReader(or)
-	members := make(map[string]*tarMember)
-	for i := 0; ; i++ {
-		hdr, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			if i == 0 {
-				return nil, errNotTar
-			}
-			return members, nil
-		}
-		if err != nil {
-			if i == 0 {
-				return nil, errNotTar
-			}
-			return nil, fmt.Errorf("reading the tar after %d members: %w", i, err)
-		}
-		// archive/tar reads headers block by block without buffering, so
-		// the underlying file is at the start of the member's contents.
-		name := cleanTarName(hdr.Name)
-		members[name] = &tarMember{name: name, typeflag: hdr.Typeflag, linkname: hdr.Linkname,
-			offset: or.off, size: hdr.Size}
-	}
-}
-
-var errNotTar = errors.New("not a tar archive")
-
-// Magic numbers of compressed files.
-var (
-	gzipMagic = []byte{0x1f, 0x8b}
-	zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
-	xzMagic   = []byte{0xfd, '7', 'z', 'X', 'Z', 0x00}
-	bzipMagic = []byte{'B', 'Z', 'h'}
-)
-
-// compressionOf names the compression of what starts with head, or "".
-func compressionOf(head []byte) string {
-	switch {
-	case bytes.HasPrefix(head, gzipMagic):
-		return "gzip"
-	case bytes.HasPrefix(head, zstdMagic):
-		return "zstd"
-	case bytes.HasPrefix(head, xzMagic):
-		return "xz"
-	case bytes.HasPrefix(head, bzipMagic):
-		return "bzip2"
-	}
-	return ""
-}
-
-// openTar opens the file at p as a tar store: a gzip file is decompressed
-// into a temporary file in tempDir first.
-func openTar(p, tempDir string) (*tarStore, error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return nil, err
-	}
-	head := make([]byte, 8)
-	n, _ := io.ReadFull(f, head)
-	head = head[:n]
-	t := &tarStore{f: f}
-	switch c := compressionOf(head); c {
-	case "":
-	case "gzip":
-		if err := t.gunzip(tempDir); err != nil {
-			_ = t.close()
-			return nil, fmt.Errorf("decompressing %s: %w", p, err)
-		}
-	default:
-		_ = f.Close()
-		return nil, &NotImageError{Path: p, Why: fmt.Sprintf(
-			"it is %s-compressed, which this does not read: decompress it, or use an uncompressed or gzip tarball", c)}
-	}
-	t.members, err = indexTar(t.f)
-	if err != nil {
-		_ = t.close()
-		if errors.Is(err, errNotTar) {
-			return nil, &NotImageError{Path: p, Why: notImageWhy}
-		}
-		return nil, fmt.Errorf("%s: %w", p, err)
-	}
-	return t, nil
-}
-
-// gunzip replaces t.f, a gzip file, by a decompressed temporary copy.
-func (t *tarStore) gunzip(tempDir string) error {
-	if _, err := t.f.Seek(0, io.SeekStart); err != nil {
-		return err
-	}
-	zr, err := gzip.NewReader(t.f)
-	if err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(tempDir, "imagesource-*.tar")
-	if err != nil {
-		return err
-	}
-	_, err = io.Copy(tmp, zr)
-	if err == nil {
-		err = zr.Close()
-	}
-	_ = t.f.Close()
-	t.f, t.temp = tmp, tmp.Name()
-	return err
-}
-
-const notImageWhy = "it is neither an OCI image layout (a directory, or a tar of one, with index.json) nor a docker save tarball (with manifest.json)"
-
-// findRoot returns the directory within the tar that holds index.json or
-// manifest.json: the tar's root, or its only top directory that does (a tar
-// made with `tar cf x.tar dir`).
-func (t *tarStore) findRoot() {
-	if _, ok := t.members["index.json"]; ok {
-		return
-	}
-	if _, ok := t.members["manifest.json"]; ok {
-		return
-	}
-	roots := make(map[string]bool)
-	for name := range t.members {
-		dir, file := path.Split(name)
-		if (file == "index.json" || file == "manifest.json") && strings.Count(dir, "/") == 1 {
-			roots[dir] = true
-		}
-	}
-	if len(roots) == 1 {
-		for dir := range roots {
-			t.prefix = dir
-		}
-	}
 }

@@ -4,6 +4,7 @@
 package imagesource
 
 import (
+	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -45,6 +46,43 @@ func hashRange(ctx context.Context, h hash.Hash, ra io.ReaderAt, from, to int64)
 		off += n
 	}
 	return nil
+}
+
+// hashGzip reads a gzip file once and returns the sha256 of its bytes and
+// of what they decompress to, both "sha256:<hex>". gzErr says why the bytes
+// do not decompress (diffID is then ""); err is a failure to read them.
+func hashGzip(r io.ReaderAt, size int64) (digest, diffID string, gzErr, err error) {
+	file := &readFailure{r: io.NewSectionReader(r, 0, size)}
+	compressed, decompressed := sha256.New(), sha256.New()
+	tee := io.TeeReader(file, compressed)
+	zr, gzErr := gzip.NewReader(tee)
+	if gzErr == nil {
+		_, gzErr = io.Copy(decompressed, zr)
+	}
+	// Hash what gzip did not read: bytes after a corruption.
+	_, _ = io.Copy(io.Discard, tee)
+	if file.err != nil {
+		return "", "", nil, file.err
+	}
+	digest = "sha256:" + hex.EncodeToString(compressed.Sum(nil))
+	if gzErr != nil {
+		return digest, "", gzErr, nil
+	}
+	return digest, "sha256:" + hex.EncodeToString(decompressed.Sum(nil)), nil, nil
+}
+
+// readFailure keeps the first error, other than io.EOF, of a reader.
+type readFailure struct {
+	r   io.Reader
+	err error
+}
+
+func (f *readFailure) Read(p []byte) (int, error) {
+	n, err := f.r.Read(p)
+	if err != nil && !errors.Is(err, io.EOF) && f.err == nil {
+		f.err = err
+	}
+	return n, err
 }
 
 // verifier is a ReaderAt that hashes the bytes read through it, in order:

@@ -33,6 +33,8 @@ func explainSourceFailure(source string, opts imagesource.Options, err error) (a
 		sizeErr     *imagesource.SizeMismatchError
 		digestErr   *imagesource.DigestMismatchError
 		unsupported *imagesource.UnsupportedError
+		unsafeFile  *imagesource.UnsafeFileError
+		diffIDErr   *imagesource.DiffIDMismatchError
 	)
 	switch {
 	case errors.As(err, &choice):
@@ -51,9 +53,15 @@ func explainSourceFailure(source string, opts imagesource.Options, err error) (a
 	case errors.As(err, &missing):
 		return path.Root("source"), "Image Incomplete", fmt.Sprintf("The source %s lacks part of the image: %v. "+
 			"Write the image again (a copy interrupted, or a layout whose blobs were pruned, is the usual cause).", where, err)
-	case errors.As(err, &sizeErr), errors.As(err, &digestErr):
+	case errors.As(err, &sizeErr), errors.As(err, &digestErr), errors.As(err, &diffIDErr):
 		return path.Root("source"), "Image Corrupted", fmt.Sprintf("The source %s is corrupted: %v. Nothing was "+
 			"pushed. Write the image again.", where, err)
+	case errors.As(err, &unsafeFile):
+		return path.Root("source"), "Image Names an Unsafe File", fmt.Sprintf("The source %s names %q, which "+
+			"this provider refuses to read: %s. The files of an image are all within it, and regular files; a name "+
+			"that leads elsewhere (\"..\", an absolute path, a symbolic link out of it) or to a pipe or device could "+
+			"send another file of this machine to ECR. Nothing was pushed; write the image again with a tool you "+
+			"trust.", where, unsafeFile.Name, unsafeFile.Why)
 	case errors.As(err, &unsupported):
 		return path.Root("source"), "Image Not Supported", fmt.Sprintf("The source %s holds something this provider "+
 			"cannot push: %s.", where, unsupported.What)
