@@ -95,7 +95,7 @@ func (b *blobPush) run(ctx context.Context, handed *Upload) error {
 		return &EmptyBlobError{Digest: b.blob.Digest}
 	}
 	var start int64
-	if rec := b.loadRecord(); rec != nil {
+	if rec := b.loadRecord(ctx); rec != nil {
 		b.uploadID, b.partSize, b.fromRecord = rec.UploadID, rec.PartSize, true
 		start = rec.LastByteReceived + 1
 		b.states[start] = rec.SHA256State
@@ -361,7 +361,7 @@ func (b *blobPush) pipeline(ctx context.Context, start int64, h hash.Hash) error
 				"it acknowledged byte %d after a part of bytes %d-%d", got, pt.off, last)}}
 		}
 		next = last + 1
-		b.acknowledged(next, pt.state)
+		b.acknowledged(ctx, next, pt.state)
 	}
 	if next < size {
 		// The reader stopped early: only cancellation does that.
@@ -413,10 +413,10 @@ func (b *blobPush) read(ctx context.Context, start int64, h hash.Hash, parts cha
 
 // acknowledged records that ECR holds the blob's bytes before next, with the
 // running digest there, in the resume record first, then in progress.
-func (b *blobPush) acknowledged(next int64, state []byte) {
+func (b *blobPush) acknowledged(ctx context.Context, next int64, state []byte) {
 	b.states[next] = state
 	if b.p.Resume != nil && next < b.blob.Size {
-		err := b.p.Resume.save(&resumeRecord{
+		err := b.p.Resume.save(ctx, &resumeRecord{
 			RegistryID: b.target.RegistryID, Region: b.target.Region, Repository: b.target.Repository,
 			Digest: b.blob.Digest, Size: b.blob.Size, UploadID: b.uploadID, PartSize: b.partSize,
 			LastByteReceived: next - 1, SHA256State: state, Updated: time.Now().UTC(),
@@ -428,11 +428,11 @@ func (b *blobPush) acknowledged(next int64, state []byte) {
 	b.progress(PhaseUploading, next)
 }
 
-func (b *blobPush) loadRecord() *resumeRecord {
+func (b *blobPush) loadRecord(ctx context.Context) *resumeRecord {
 	if b.p.Resume == nil {
 		return nil
 	}
-	rec := b.p.Resume.load(b.target, b.blob.Digest, b.blob.Size)
+	rec := b.p.Resume.load(ctx, b.target, b.blob.Digest, b.blob.Size)
 	if rec == nil || CheckPartSize(b.blob.Size, rec.PartSize, true) != nil {
 		return nil
 	}

@@ -4,12 +4,12 @@
 package ecrpush
 
 import (
+	"context"
 	"crypto/sha256"
+	"encoding"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -28,7 +28,8 @@ import (
 // A record is one JSON file (see resumeRecord), named by the sha256 of its
 // key (registry, region, repository, digest), written to a temporary file
 // in Dir and renamed over the old one after each part ECR acknowledges, and
-// removed when the layer is complete. Dir is created on first use (0700,
+// removed when the layer is complete; records not written to for a week
+// are swept (see load). Dir is created on first use (0700,
 // files 0600: an upload ID is a short-lived handle, not a credential, but it
 // is nobody else's business).
 type ResumeStore struct {
@@ -88,7 +89,13 @@ func (r *resumeRecord) matches(target Target, digest string, size int64) bool {
 	return r.Version == resumeRecordVersion && r.RegistryID == target.RegistryID && r.Region == target.Region &&
 		r.Repository == target.Repository && strings.EqualFold(r.Digest, digest) && r.Size == size &&
 		UploadIDRegexp.MatchString(r.UploadID) && r.PartSize > 0 &&
-		r.LastByteReceived >= 0 && r.LastByteReceived < size && len(r.SHA256State) > 0
+		r.LastByteReceived >= 0 && r.LastByteReceived < size && validState(r.SHA256State)
+}
+
+// validState reports whether b is a sha256 state the engine can go on from.
+func validState(b []byte) bool {
+	u, ok := sha256.New().(encoding.BinaryUnmarshaler)
+	return ok && len(b) > 0 && u.UnmarshalBinary(b) == nil
 }
 
 // path is the record's file for a blob in a target.
@@ -98,10 +105,16 @@ func (s *ResumeStore) path(target Target, digest string) string {
 	return filepath.Join(s.Dir, hex.EncodeToString(sum[:])+".json")
 }
 
+// resumeRecordMaxAge is how long a record not written to is kept: ECR
+// forgets an upload long before, so an older one would only cost a request.
+const resumeRecordMaxAge = 7 * 24 * time.Hour
+
 // load returns the record for a blob, or nil when there is none or it cannot
-// be used (unreadable, another version, another blob).
-func (s *ResumeStore) load(target Target, digest string, size int64) *resumeRecord {
-	b, err := os.ReadFile(s.path(target, digest))
+// be used (see ReadRecordFile; another version, another blob). The first
+// load in a process sweeps old records out of the store.
+func (s *ResumeStore) load(ctx context.Context, target Target, digest string, size int64) *resumeRecord {
+	SweepRecords(ctx, s.Dir, resumeRecordMaxAge)
+	b, _, err := ReadRecordFile(ctx, s.path(target, digest))
 	if err != nil {
 		return nil
 	}
@@ -112,41 +125,19 @@ func (s *ResumeStore) load(target Target, digest string, size int64) *resumeReco
 	return &r
 }
 
-// save writes a record atomically: a reader sees the old record or the new
-// one, never half of one. It is not synced to disk: after a power loss an old
-// or missing record only costs re-sent bytes.
-func (s *ResumeStore) save(r *resumeRecord) error {
+// save writes a record atomically (see WriteRecordFile): a reader sees the
+// old record or the new one, never half of one. It is not synced to disk:
+// after a power loss an old or missing record only costs re-sent bytes.
+func (s *ResumeStore) save(ctx context.Context, r *resumeRecord) error {
 	r.Version = resumeRecordVersion
 	b, err := json.Marshal(r)
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(s.Dir, ".record-*.tmp")
-	if err != nil {
-		return err
-	}
-	_, werr := f.Write(b)
-	cerr := f.Close()
-	if err := errors.Join(werr, cerr); err != nil {
-		_ = os.Remove(f.Name())
-		return err
-	}
-	target := Target{Repository: r.Repository, RegistryID: r.RegistryID, Region: r.Region}
-	if err := os.Rename(f.Name(), s.path(target, r.Digest)); err != nil {
-		_ = os.Remove(f.Name())
-		return err
-	}
-	return nil
+	return WriteRecordFile(ctx, s.path(Target{Repository: r.Repository, RegistryID: r.RegistryID, Region: r.Region}, r.Digest), b)
 }
 
 // remove deletes a blob's record; a missing one is not an error.
 func (s *ResumeStore) remove(target Target, digest string) error {
-	err := os.Remove(s.path(target, digest))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	return err
+	return removeRecordFile(s.path(target, digest))
 }

@@ -235,7 +235,7 @@ func TestResumeRecordWithAWrongHashState(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec.SHA256State, _ = marshalState(h)
-	if err := store.save(rec); err != nil {
+	if err := store.save(context.Background(), rec); err != nil {
 		t.Fatal(err)
 	}
 	res, err := (&Pusher{API: f, Resume: store}).PushBlob(context.Background(), pushTarget, blob, nil)

@@ -8,10 +8,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"time"
 
 	"github.com/ecrlabs/terraform-provider-ecr/internal/ecrpush"
@@ -72,56 +72,80 @@ var hashFile = func(ctx context.Context, f *os.File, size int64) (string, error)
 	return ecrpush.HashBlob(ctx, f, size, nil)
 }
 
+// Digest records are swept when not used for digestRecordMaxAge; a record
+// in use is rewritten once it is digestRecordRefresh old, to show it is.
+const (
+	digestRecordMaxAge  = 30 * 24 * time.Hour
+	digestRecordRefresh = 24 * time.Hour
+)
+
 // fileDigest returns the sha256 digest and size of the regular file at path,
 // from its record when the file is unchanged since it was recorded. dir is
-// the cache directory ("" records nothing). The error names what is wrong
-// with the file; a record that cannot be read or written is not an error.
-func fileDigest(ctx context.Context, dir, path string) (digest string, size int64, err error) {
+// the cache directory ("" records nothing). err names what is wrong with
+// the file; recordErr, when the digest is known, says why its record could
+// not be written (the plan goes on; the next one hashes the file again). A
+// record that cannot be used is ignored and rewritten (see
+// ecrpush.ReadRecordFile).
+func fileDigest(ctx context.Context, dir, path string) (digest string, size int64, recordErr, err error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
-		return "", 0, err
+		return "", 0, nil, err
 	}
 	info, err := os.Stat(abs)
 	if err != nil {
-		return "", 0, err
+		return "", 0, nil, err
 	}
 	if !info.Mode().IsRegular() {
-		return "", 0, fmt.Errorf("%q is not a regular file (%s)", path, describeMode(info))
+		return "", 0, nil, fmt.Errorf("%q is not a regular file (%s)", path, describeMode(info))
 	}
 	id := identityOf(abs, info)
 	recordPath := ""
 	if dir != "" {
 		sum := sha256.Sum256([]byte(abs))
 		recordPath = filepath.Join(dir, "digests", hex.EncodeToString(sum[:])+".json")
-		if b, err := os.ReadFile(recordPath); err == nil {
-			var r digestRecord
-			if json.Unmarshal(b, &r) == nil && r.fileIdentity == id && r.Digest != "" {
-				return r.Digest, id.Size, nil
+		ecrpush.SweepRecords(ctx, filepath.Dir(recordPath), digestRecordMaxAge)
+		if r, written, ok := readRecord(ctx, recordPath, id); ok {
+			if time.Since(written) > digestRecordRefresh {
+				recordErr = writeRecord(ctx, recordPath, r)
 			}
+			return r.Digest, id.Size, recordErr, nil
 		}
 	}
 
 	started := time.Now()
 	f, err := os.Open(abs)
 	if err != nil {
-		return "", 0, err
+		return "", 0, nil, err
 	}
 	defer func() { _ = f.Close() }()
 	digest, err = hashFile(ctx, f, id.Size)
 	if err != nil {
-		return "", 0, err
+		return "", 0, nil, err
 	}
 	after, err := f.Stat()
 	if err != nil {
-		return "", 0, err
+		return "", 0, nil, err
 	}
 	if identityOf(abs, after) != id {
-		return "", 0, fmt.Errorf("%q changed while it was being read; plan again when it is written", path)
+		return "", 0, nil, fmt.Errorf("%q changed while it was being read; plan again when it is written", path)
 	}
 	if recordPath != "" && !racy(id, started) {
-		_ = writeRecord(recordPath, digestRecord{fileIdentity: id, Digest: digest})
+		recordErr = writeRecord(ctx, recordPath, digestRecord{fileIdentity: id, Digest: digest})
 	}
-	return digest, id.Size, nil
+	return digest, id.Size, recordErr, nil
+}
+
+// digestForm is the only digest a record may hold: HashBlob's.
+var digestForm = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
+
+// readRecord returns the record at path, and when it was written, if it is
+// a usable record of the file with identity id.
+func readRecord(ctx context.Context, path string, id fileIdentity) (r digestRecord, written time.Time, ok bool) {
+	b, info, err := ecrpush.ReadRecordFile(ctx, path)
+	if err != nil || json.Unmarshal(b, &r) != nil || r.fileIdentity != id || !digestForm.MatchString(r.Digest) {
+		return digestRecord{}, time.Time{}, false
+	}
+	return r, info.ModTime(), true
 }
 
 // racy reports whether the file's times are too close to when it was hashed
@@ -131,29 +155,12 @@ func racy(id fileIdentity, hashed time.Time) bool {
 	return id.ModTime >= limit || id.CTime >= limit
 }
 
-func writeRecord(path string, r digestRecord) error {
+func writeRecord(ctx context.Context, path string, r digestRecord) error {
 	b, err := json.Marshal(r)
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(filepath.Dir(path), ".digest-*.tmp")
-	if err != nil {
-		return err
-	}
-	_, werr := f.Write(b)
-	cerr := f.Close()
-	if err := errors.Join(werr, cerr); err != nil {
-		_ = os.Remove(f.Name())
-		return err
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		_ = os.Remove(f.Name())
-		return err
-	}
-	return nil
+	return ecrpush.WriteRecordFile(ctx, path, b)
 }
 
 func describeMode(info os.FileInfo) string {

@@ -40,7 +40,7 @@ func TestFileDigest_cache(t *testing.T) { //nolint:paralleltest // replaces hash
 	}
 	check := func(want string, wantReads int) {
 		t.Helper()
-		got, size, err := fileDigest(t.Context(), cache, file)
+		got, size, _, err := fileDigest(t.Context(), cache, file)
 		if err != nil || got != want || size != 5 || reads != wantReads {
 			t.Fatalf("fileDigest = %s, %d, %v after %d reads; want %s after %d", got, size, err, reads, want, wantReads)
 		}
@@ -71,7 +71,7 @@ func TestFileDigest_racyNotRecorded(t *testing.T) { //nolint:paralleltest // rep
 		t.Fatal(err)
 	}
 	for range 2 {
-		if _, _, err := fileDigest(t.Context(), cache, file); err != nil {
+		if _, _, _, err := fileDigest(t.Context(), cache, file); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -83,10 +83,10 @@ func TestFileDigest_racyNotRecorded(t *testing.T) { //nolint:paralleltest // rep
 func TestFileDigest_notAFile(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	if _, _, err := fileDigest(t.Context(), "", dir); err == nil || !strings.Contains(err.Error(), "a directory") {
+	if _, _, _, err := fileDigest(t.Context(), "", dir); err == nil || !strings.Contains(err.Error(), "a directory") {
 		t.Fatalf("directory: %v", err)
 	}
-	_, _, err := fileDigest(t.Context(), "", filepath.Join(dir, "missing"))
+	_, _, _, err := fileDigest(t.Context(), "", filepath.Join(dir, "missing"))
 	if msg := sourceProblem("missing", err); !strings.Contains(msg, `"missing"`) || !strings.Contains(msg, "does not exist") {
 		t.Fatalf("missing file: %s", msg)
 	}

@@ -187,7 +187,7 @@ func (r *layerResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanR
 			tflog.Warn(ctx, "Digests are not cached: "+err.Error())
 			dir = ""
 		}
-		digest, size, err := fileDigest(ctx, dir, plan.Source.ValueString())
+		digest, size, _, err := fileDigest(ctx, dir, plan.Source.ValueString())
 		if err != nil {
 			resp.Diagnostics.AddAttributeError(path.Root("source"), "Cannot Use the Layer File", sourceProblem(plan.Source.ValueString(), err))
 			return
