@@ -187,7 +187,13 @@ func (r *layerResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanR
 			tflog.Warn(ctx, "Digests are not cached: "+err.Error())
 			dir = ""
 		}
-		digest, size, _, err := fileDigest(ctx, dir, plan.Source.ValueString())
+		digest, size, recordErr, err := fileDigest(ctx, dir, plan.Source.ValueString())
+		if recordErr != nil {
+			resp.Diagnostics.AddAttributeWarning(path.Root("source"), "Digest Not Cached", fmt.Sprintf("The digest of %q "+
+				"could not be recorded in the cache directory (TF_ECR_CACHE_DIR, or ~/.cache/terraform-provider-ecr), "+
+				"so the next plan reads the whole file again. Check that the directory is writable.\n\n%v",
+				plan.Source.ValueString(), recordErr))
+		}
 		if err != nil {
 			resp.Diagnostics.AddAttributeError(path.Root("source"), "Cannot Use the Layer File", sourceProblem(plan.Source.ValueString(), err))
 			return
@@ -270,6 +276,7 @@ func (r *layerResource) push(ctx context.Context, plan *layerResourceModel, conf
 	callCtx, done := r.client.limitedRequestContext(ctx, limit)
 	defer done()
 	result, err := pusher.PushBlob(callCtx, target, blob, upload)
+	diags.Append(recordWarnings([]ecrpush.BlobResult{result})...)
 	if err != nil {
 		if pastLimit(callCtx) {
 			diags.AddError(explainTimeout("Layer", source, operation, limit, err))
@@ -278,7 +285,6 @@ func (r *layerResource) push(ctx context.Context, plan *layerResourceModel, conf
 		diags.AddError(explainPushFailure(err, r.client.accountID))
 		return false
 	}
-	diags.Append(recordWarnings([]ecrpush.BlobResult{result})...)
 	tflog.Info(ctx, "Layer pushed", map[string]any{"source": source, "digest": result.Digest, "size": result.Size,
 		"skipped": result.Skipped, "bytes_sent": result.BytesSent, "resumed": result.Resumed, "uploads": result.Uploads,
 		"handed_in_upload": upload != nil})
