@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sync"
 	"time"
 
 	"github.com/ecrlabs/terraform-provider-ecr/internal/ecrpush"
@@ -112,27 +113,100 @@ func fileDigest(ctx context.Context, dir, path string) (digest string, size int6
 		}
 	}
 
-	started := time.Now()
-	f, err := os.Open(abs)
+	digest, started, err := fileHashes.hash(ctx, id, func() (string, error) { return hashIdentified(ctx, path, abs, id) })
 	if err != nil {
 		return "", 0, nil, err
-	}
-	defer func() { _ = f.Close() }()
-	digest, err = hashFile(ctx, f, id.Size)
-	if err != nil {
-		return "", 0, nil, err
-	}
-	after, err := f.Stat()
-	if err != nil {
-		return "", 0, nil, err
-	}
-	if identityOf(abs, after) != id {
-		return "", 0, nil, fmt.Errorf("%q changed while it was being read; plan again when it is written", path)
 	}
 	if recordPath != "" && !racy(id, started) {
 		recordErr = writeRecord(ctx, recordPath, digestRecord{fileIdentity: id, Digest: digest})
 	}
 	return digest, id.Size, recordErr, nil
+}
+
+// hashIdentified hashes the file at abs, which must still have identity id
+// when the last byte is read.
+func hashIdentified(ctx context.Context, path, abs string, id fileIdentity) (string, error) {
+	f, err := os.Open(abs)
+	if err != nil {
+		return "", err
+	}
+	defer func() { _ = f.Close() }()
+	digest, err := hashFile(ctx, f, id.Size)
+	if err != nil {
+		return "", err
+	}
+	after, err := f.Stat()
+	if err != nil {
+		return "", err
+	}
+	if identityOf(abs, after) != id {
+		return "", fmt.Errorf("%q changed while it was being read; plan again when it is written", path)
+	}
+	return digest, nil
+}
+
+// fileHashes makes every resource of the process that names one file (with
+// one identity) share one hashing of it: four ecr_layer over the same 1 GiB
+// file read it once per plan, not four times, whether they ask at once or
+// one after the other.
+var fileHashes = &hashFlights{done: map[fileIdentity]hashed{}, busy: map[fileIdentity]*hashFlight{}}
+
+type hashFlights struct {
+	mu   sync.Mutex
+	done map[fileIdentity]hashed
+	busy map[fileIdentity]*hashFlight
+}
+
+type hashed struct {
+	digest  string
+	started time.Time
+}
+
+type hashFlight struct {
+	ready chan struct{}
+	hashed
+	err error
+}
+
+// hash returns id's digest and when its hashing started: from an earlier
+// hashing in this process, by waiting for one in progress, or by running
+// compute. A failed or canceled hashing is not kept: the next caller tries.
+func (f *hashFlights) hash(ctx context.Context, id fileIdentity, compute func() (string, error)) (string, time.Time, error) {
+	for {
+		f.mu.Lock()
+		if h, ok := f.done[id]; ok {
+			f.mu.Unlock()
+			return h.digest, h.started, nil
+		}
+		fl, waiting := f.busy[id]
+		if !waiting {
+			fl = &hashFlight{ready: make(chan struct{})}
+			f.busy[id] = fl
+		}
+		f.mu.Unlock()
+		if !waiting {
+			fl.started = time.Now()
+			fl.digest, fl.err = compute()
+			f.mu.Lock()
+			delete(f.busy, id)
+			// A file whose times are too close to its hashing could change
+			// without its identity changing: share its hashing, do not keep it.
+			if fl.err == nil && !racy(id, fl.started) {
+				f.done[id] = fl.hashed
+			}
+			f.mu.Unlock()
+			close(fl.ready)
+			return fl.digest, fl.started, fl.err
+		}
+		select {
+		case <-fl.ready:
+		case <-ctx.Done():
+			return "", time.Time{}, ctx.Err()
+		}
+		if fl.err == nil {
+			return fl.digest, fl.started, nil
+		}
+	}
 }
 
 // digestForm is the only digest a record may hold: HashBlob's.

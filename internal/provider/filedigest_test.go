@@ -11,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -138,5 +140,50 @@ func TestExplainPushFailure(t *testing.T) {
 				t.Errorf("explainPushFailure(%v) = %q, want %q", e, got, want)
 			}
 		}
+	}
+}
+
+// TestOneHashingPerFile: four resources name one file at once (a for_each
+// over one build output): the file is hashed once, and all four get its
+// digest. A failed hashing is not shared with later callers.
+func TestOneHashingPerFile(t *testing.T) {
+	flights := &hashFlights{done: map[fileIdentity]hashed{}, busy: map[fileIdentity]*hashFlight{}}
+	id := fileIdentity{Path: "/build/layer.tar", Size: 1 << 30}
+	var computed atomic.Int32
+	release := make(chan struct{})
+	compute := func() (string, error) {
+		computed.Add(1)
+		<-release
+		return "sha256:" + strings.Repeat("a", 64), nil
+	}
+	var wg sync.WaitGroup
+	got := make([]string, 4)
+	for i := range got {
+		wg.Go(func() {
+			d, _, err := flights.hash(context.Background(), id, compute)
+			if err != nil {
+				t.Error(err)
+			}
+			got[i] = d
+		})
+	}
+	time.Sleep(50 * time.Millisecond) // every caller is waiting by now
+	close(release)
+	wg.Wait()
+	if n := computed.Load(); n != 1 {
+		t.Errorf("hashed %d times", n)
+	}
+	for _, d := range got {
+		if d != got[0] || d == "" {
+			t.Errorf("digests %v", got)
+		}
+	}
+	fail := func() (string, error) { computed.Add(1); return "", errors.New("read failed") }
+	other := fileIdentity{Path: "/build/other.tar"}
+	if _, _, err := flights.hash(context.Background(), other, fail); err == nil {
+		t.Fatal("no error")
+	}
+	if _, _, err := flights.hash(context.Background(), other, compute); err != nil || computed.Load() != 3 {
+		t.Errorf("a failed hashing was kept: %v, %d computations", err, computed.Load())
 	}
 }
