@@ -18,7 +18,15 @@
 #  d) a BENCH_IMAGE_LAYERS-layer image of BENCH_IMAGE_MIB as an OCI layout:
 #     `apply` of one ecr_image next to `crane push` of the layout; re-apply
 #     (parts sent: must be 0); plan next to the plan of a 1-layer tiny image;
-#     peak RSS.
+#     peak RSS;
+#  e) a for_each of BENCH_EACH_IMAGES images of 4 layers of
+#     BENCH_EACH_LAYER_MIB MiB, the first layer shared by all: one apply per
+#     -parallelism in BENCH_EACH_PARALLELISM, each to a fresh endpoint: the
+#     provider's peak RSS, and uploads and parts sent against the distinct
+#     blobs and parts (each blob sent once: 1.00x);
+#  f) the wire floor: what ECR's API makes any client spend per GiB (base64
+#     of the bytes, sha256 of the base64 text, in Go, on this machine), next
+#     to the provider's CPU per GiB in a).
 # Every push goes to a fresh endpoint (or registry), so it sends every byte.
 # The table goes to stdout and to bin/bench-push.txt.
 #
@@ -36,6 +44,9 @@ image_layers="${BENCH_IMAGE_LAYERS:-10}"
 runs="${BENCH_RUNS:-3}"
 plan_runs="${BENCH_PLAN_RUNS:-9}"
 cli_mib="${BENCH_CLI_MIB:-100}"
+each_images="${BENCH_EACH_IMAGES:-20}"
+each_layer_mib="${BENCH_EACH_LAYER_MIB:-12}"
+each_parallelism="${BENCH_EACH_PARALLELISM:-10 30}"
 part_mib=10    # the endpoint's part size (ECR's today)
 parallel=4     # ecrpush.DefaultParallelism: the blobs an ecr_image sends at once
 repo=bench/app
@@ -100,6 +111,18 @@ terraform {
     ecr = { source = "ecrlabs/ecr" }
   }
 }'
+mkdir -p "$work/each"
+echo "$provider_block" > "$work/each/main.tf"
+cat >> "$work/each/main.tf" <<TF
+variable "sources" { type = map(string) }
+resource "ecr_image" "each" {
+  for_each        = var.sources
+  repository_name = "$repo"
+  source          = each.value
+  tags            = [each.key]
+}
+TF
+(cd "$work/each" && "$tf" init -no-color >/dev/null)
 for dir in layer c-big c-small image d-tiny; do
   mkdir -p "$work/$dir"
   echo "$provider_block" > "$work/$dir/main.tf"
@@ -196,6 +219,17 @@ done
 write_layout "$work/layout-image" application/vnd.oci.image.layer.v1.tar "${layer_files[@]}" >/dev/null
 rm -f "${layer_files[@]}" # the layout holds the only links now
 write_layout "$work/layout-tiny" application/vnd.oci.image.layer.v1.tar "$work/small.bin" >/dev/null
+random_file "$work/each-base" "$each_layer_mib"
+echo '{"sources": {' > "$work/each.tfvars.json"
+for i in $(seq "$each_images"); do
+  own=()
+  for l in 1 2 3; do random_file "$work/each-$i-$l" "$each_layer_mib"; own+=("$work/each-$i-$l"); done
+  write_layout "$work/layout-each-$i" application/vnd.oci.image.layer.v1.tar "$work/each-base" "${own[@]}" >/dev/null
+  rm -f "${own[@]}"
+  printf '%s"img%02d": "%s"\n' "$([ "$i" -gt 1 ] && echo ,)" "$i" "$work/layout-each-$i" >> "$work/each.tfvars.json"
+done
+echo '}}' >> "$work/each.tfvars.json"
+rm -f "$work/each-base"
 # Digests are recorded only for files older than the racy-git window (2 s).
 sleep 3
 if [ -n "$have_aws" ]; then
@@ -317,6 +351,24 @@ for _ in $(seq "$plan_runs"); do
 done
 stop_endpoint
 
+# --- e) a for_each of images sharing a base layer ----------------------------
+echo "==> e) for_each of $each_images images (4 layers of $each_layer_mib MiB, the first shared) at -parallelism ${each_parallelism// / and }"
+export TF_ECR_CACHE_DIR="$work/cache-e"
+completions() { grep -c 'CompleteLayerUpload .*: ok' "$work/ep/log" || true; }
+for p in $each_parallelism; do
+  fresh_endpoint
+  rm -f "$work/each/terraform.tfstate"*
+  BENCH_RSS_FILE="$work/e.rss.$p" timed "e.ms.$p" tf_in each apply -auto-approve -parallelism="$p" -var-file="$work/each.tfvars.json"
+  echo "$(completions)" > "$work/e.uploads.$p"
+  echo "$(parts_sent)" > "$work/e.parts.$p"
+  stop_endpoint
+done
+
+# --- f) the wire floor --------------------------------------------------------
+echo "==> f) the wire floor: base64 + sha256 of the base64, in Go, per GiB"
+(cd "$root" && go test ./internal/ecrpush -run '^$' -bench '^BenchmarkWireFloor$' -benchtime 3x) \
+  | awk '/cpu-s\/GiB/ { for (i = 1; i <= NF; i++) if ($(i+1) == "cpu-s/GiB") print $i }' | tail -1 > "$work/f.floor"
+
 # --- the table -------------------------------------------------------------
 # Every median goes into one file of name=value lines that awk reads.
 figures="$work/figures"
@@ -331,6 +383,12 @@ for s in $rss_sizes; do echo "rss.$s=$(rss_max "b.rss.$s")" >> "$figures"; done
   echo "rss.d=$(rss_max d.rss)"
   echo "parts.reapply=$reapply_parts"
   echo "parts.repush=$repush_parts"
+  echo "floor=$(cat "$work/f.floor")"
+  for p in $each_parallelism; do
+    echo "e.rss.$p=$(rss_max "e.rss.$p")"
+    echo "e.uploads.$p=$(cat "$work/e.uploads.$p")"
+    echo "e.parts.$p=$(cat "$work/e.parts.$p")"
+  done
 } >> "$figures"
 load_end="$(cut -d' ' -f1-3 /proc/loadavg)"
 table="$work/table.txt"
@@ -342,7 +400,8 @@ table="$work/table.txt"
   echo
   awk -F= -v size="$size_mib" -v climib="$cli_mib" -v isize="$image_mib" -v layers="$image_layers" \
     -v rsssizes="$rss_sizes" -v bound="$((3 * part_mib + 40))" -v dbound="$((3 * part_mib * parallel + 40))" \
-    -v par="$parallel" -v repo="$repo" '
+    -v par="$parallel" -v repo="$repo" -v eimages="$each_images" -v emib="$each_layer_mib" -v epar="$each_parallelism" \
+    -v partmib="$part_mib" -v inflight=6 '
   { f[$1] = $2 }
   function s(ms) { return (ms == "" || ms == "nan") ? "n/a" : sprintf("%.2f s", ms / 1000) }
   function c(x) { return (x == "" || x == "nan") ? "n/a" : sprintf("%.1f s", x) }
@@ -392,6 +451,20 @@ table="$work/table.txt"
     goal("  ratio", f["d.plan.big"], f["d.plan.tiny"], "goal at most 1.2x", f["d.plan.big"] <= 1.2 * f["d.plan.tiny"])
     row("  provider peak RSS pushing it", f["rss.d"] " MiB", "", "", "bound 3 x 10 MiB x " par " + 40 = " dbound " MiB: " met(f["rss.d"] <= dbound))
     row("  provider peak RSS in a)", f["rss.a"] " MiB", "", "", "bound " bound " MiB: " met(f["rss.a"] <= bound))
+    # Distinct blobs: the shared layer, 3 own layers and a config per image.
+    dblobs = 1 + 4 * eimages; dparts = (1 + 3 * eimages) * int((emib + partmib - 1) / partmib) + eimages
+    row("e) for_each of " eimages " images", "", "", "", "4 layers of " emib " MiB each, the first shared by all; " dblobs " distinct blobs, " dparts " distinct parts")
+    n = split(epar, ps, " ")
+    for (i = 1; i <= n; i++) {
+      p = ps[i]
+      row("  -parallelism=" p, s(f["e.ms." p]), c(f["e.ms." p ".cpu"]), "", "peak RSS " f["e.rss." p] " MiB; uploads " f["e.uploads." p] " (" r(f["e.uploads." p], dblobs) " the distinct blobs), parts " f["e.parts." p] " (" r(f["e.parts." p], dparts) ")")
+    }
+    row("f) wire floor", c(f["floor"]) "/GiB", "", "", "base64 + sha256 of the base64 (Go, this machine): what any client of the ECR API spends")
+    gib = size / 1024
+    pc = (f["a.warm.provider"] == "" || f["a.warm.provider"] == "nan") ? "" : f["a.warm.provider"] / gib
+    row("  provider CPU per GiB (digest known)", c(pc) "/GiB", "", "", "a) digest cached: " r(pc, f["floor"]) " the floor (goal at most 1.25x: " met(pc != "" && pc <= 1.25 * f["floor"]) ")")
+    pf = (f["a.cold.provider"] == "" || f["a.cold.provider"] == "nan") ? "" : f["a.cold.provider"] / gib
+    row("  provider CPU per GiB (digest hashed)", c(pf) "/GiB", "", "", "a) fresh cache, the plan hashes the file: " r(pf, f["floor"]) " the floor")
   }' "$figures"
 } > "$table"
 mkdir -p "$root/bin"

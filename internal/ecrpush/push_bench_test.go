@@ -300,3 +300,17 @@ func (l *latency) UploadLayerPart(ctx context.Context, in *ecr.UploadLayerPartIn
 }
 
 var _ io.ReaderAt = zeros{}
+
+// BenchmarkWireFloor reports the wire floor alone (see wireFloor) in CPU
+// seconds per GiB, for scripts/bench-push.sh to set the provider's figure
+// against.
+func BenchmarkWireFloor(b *testing.B) {
+	size := benchMiB(256) * mib
+	_, content := randomBlob(size, 256)
+	b.SetBytes(int64(size))
+	var best time.Duration
+	for b.Loop() {
+		best = wireFloor(content)
+	}
+	b.ReportMetric(best.Seconds()*float64(1<<30)/float64(size), "cpu-s/GiB")
+}
