@@ -170,12 +170,13 @@ func SweepRecords(ctx context.Context, dir string, maxAge time.Duration) {
 	})
 }
 
-// isRecordName reports whether name is a record's (64 hex digits, .json) or
-// a temporary file's: a sweep removes nothing else.
+// isRecordName reports whether name is a record's (64 hex digits, .json),
+// a record lock's (.json.lock, see resumelock.go) or a temporary file's: a
+// sweep removes nothing else.
 func isRecordName(name string) bool {
 	if strings.HasPrefix(name, ".record-") && strings.HasSuffix(name, ".tmp") {
 		return true
 	}
-	hexPart, ok := strings.CutSuffix(name, ".json")
+	hexPart, ok := strings.CutSuffix(strings.TrimSuffix(name, ".lock"), ".json")
 	return ok && len(hexPart) == 64 && strings.Trim(hexPart, "0123456789abcdef") == ""
 }
