@@ -28,7 +28,8 @@ var providerBinaryDir = sync.OnceValues(func() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	cmd := exec.Command("go", "build", "-o", filepath.Join(dir, "terraform-provider-ecr"), "../..")
+	args := append(append([]string{"build"}, raceBuildFlags...), "-o", filepath.Join(dir, "terraform-provider-ecr"), "../..")
+	cmd := exec.Command("go", args...)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("building the provider: %v\n%s", err, out)
 	}
@@ -82,7 +83,10 @@ func cliCommandIn(t *testing.T, dir string, env []string, args ...string) *exec.
 	cmd := exec.Command(cliUnderTest(), args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), append([]string{"TF_CLI_CONFIG_FILE=" + filepath.Join(dir, "cli.tfrc"),
-		"TF_IN_AUTOMATION=1", "TF_INPUT=0", "CHECKPOINT_DISABLE=1"}, env...)...)
+		"TF_IN_AUTOMATION=1", "TF_INPUT=0", "CHECKPOINT_DISABLE=1",
+		// A provider built with -race (raceBuildFlags) crashes on a race,
+		// which Terraform reports, instead of only printing it.
+		"GORACE=halt_on_error=1"}, env...)...)
 	return cmd
 }
 
