@@ -80,11 +80,11 @@ func TestGunzipLimitLegacyLayer(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("%d bytes of gzip decompress to %d", gz.Len(), len(tarred))
-	source := writeTarFile(t, filepath.Join(t.TempDir(), "legacy-zeros.tar"), "", map[string][]byte{
+	source := writeTarFile(t, filepath.Join(t.TempDir(), "legacy-zeros.tar"), map[string][]byte{
 		"config.json":     legacyConfig(sha(tarred)),
 		"l1/layer.tar.gz": gz.Bytes(),
 		"manifest.json":   legacyManifestJSON("config.json", "l1/layer.tar.gz"),
-	}, nil)
+	})
 
 	open(t, source, Options{})
 
