@@ -46,12 +46,12 @@ func writeFiles(t *testing.T, dir string, files map[string][]byte, links map[str
 	}
 }
 
-// writeTarFile writes a tar of files and symlinks at out.
-func writeTarFile(t *testing.T, out, prefix string, files map[string][]byte, links map[string]string) string {
+// writeTarFile writes a tar of files at out.
+func writeTarFile(t *testing.T, out string, files map[string][]byte) string {
 	t.Helper()
 	f := must(os.Create(out))
 	tw := tar.NewWriter(f)
-	writeTar(t, tw, prefix, files, links)
+	writeTar(t, tw, "", files, nil)
 	if err := tw.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -105,11 +105,11 @@ func legacyGzipSave(t *testing.T, damage func([]byte), diffID string) (path, dig
 	if diffID == "" {
 		diffID = trueDiffID
 	}
-	path = writeTarFile(t, filepath.Join(t.TempDir(), "legacy-gzip.tar"), "", map[string][]byte{
+	path = writeTarFile(t, filepath.Join(t.TempDir(), "legacy-gzip.tar"), map[string][]byte{
 		"config.json":     legacyConfig(diffID),
 		"l1/layer.tar.gz": layer,
 		"manifest.json":   legacyManifestJSON("config.json", "l1/layer.tar.gz"),
-	}, nil)
+	})
 	return path, sha(layer), trueDiffID
 }
 
@@ -286,5 +286,5 @@ func duplicateTags(t *testing.T, n int) string {
 			"Layers": []string{"l1/layer.tar"}}
 	}
 	files["manifest.json"] = must(json.Marshal(images))
-	return writeTarFile(t, filepath.Join(t.TempDir(), "tags.tar"), "", files, nil)
+	return writeTarFile(t, filepath.Join(t.TempDir(), "tags.tar"), files)
 }

@@ -97,7 +97,7 @@ func TestBadInputs(t *testing.T) {
 		{"tar has a member named ../", func(t *testing.T) source {
 			files := legacyTarFiles(t)
 			files["../evil"] = []byte("x")
-			return source{writeTarFile(t, filepath.Join(t.TempDir(), "evil.tar"), "", files, nil), Options{}, []string{`"../evil"`}}
+			return source{writeTarFile(t, filepath.Join(t.TempDir(), "evil.tar"), files), Options{}, []string{`"../evil"`}}
 		}, &unsafe},
 		{"legacy gzip layer corrupted mid-stream", func(t *testing.T) source {
 			path, digest, diffID := legacyGzipSave(t, flipMiddle, "")

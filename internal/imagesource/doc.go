@@ -42,6 +42,9 @@
 // Open, so uncompressed tarballs and layout directories are the fast forms.
 // The file is named after the process (ecr-imagesource-<pid>-*.tar), and
 // Open removes those of processes that are gone, killed before their Close.
+// What a gzip stream decompresses to (the tarball here, or a legacy gzip
+// layer below) is bounded by maxGunzip, 64 GiB: beyond it, a gzip bomb or
+// not, is a *GunzipLimitError.
 //
 // # Choosing the image
 //

@@ -168,7 +168,11 @@ func (p *planner) dockerLayer(layerName string, diffID v1.Hash) (dockerDescripto
 			d = dockerDescriptor{MediaType: string(types.DockerUncompressedLayer), Size: size, Digest: diffID.String()}
 			return nil
 		case "gzip":
-			digest, got, gzErr, err := hashGzip(r, size)
+			digest, got, gzErr, err := hashGzip(r, size, p.where(layerName))
+			var limit *GunzipLimitError
+			if errors.As(err, &limit) {
+				return err
+			}
 			if err != nil {
 				return fmt.Errorf("reading %s: %w", p.where(layerName), err)
 			}

@@ -203,3 +203,19 @@ func (e *DiffIDMismatchError) Error() string {
 }
 
 func (e *DiffIDMismatchError) Unwrap() error { return e.Err }
+
+// GunzipLimitError is gzip content (a .tar.gz source, or a gzip layer of a
+// legacy docker save tarball) that decompresses to more than Limit bytes
+// (maxGunzip): a gzip bomb, or an image too large to decompress at every
+// plan. Nothing past Limit is decompressed.
+type GunzipLimitError struct {
+	Name  string // the gzip file: the source, or the layer within it
+	Size  int64  // its size, compressed
+	Limit int64
+}
+
+func (e *GunzipLimitError) Error() string {
+	return fmt.Sprintf("%s (%d bytes of gzip) decompresses to more than %d bytes, the most this reads: it is a gzip "+
+		"bomb or an image too large to decompress at every plan; refusing to read it. An OCI image layout (a "+
+		"directory, or an uncompressed tar of one) is read without decompressing anything", e.Name, e.Size, e.Limit)
+}

@@ -212,6 +212,10 @@ func openTar(p, tempDir string) (*tarStore, error) {
 	case "gzip":
 		if err := t.gunzip(tempDir); err != nil {
 			_ = t.close()
+			var limit *GunzipLimitError
+			if errors.As(err, &limit) {
+				return nil, err
+			}
 			return nil, fmt.Errorf("decompressing %s: %w", p, err)
 		}
 	default:
@@ -234,8 +238,13 @@ func openTar(p, tempDir string) (*tarStore, error) {
 	return t, nil
 }
 
-// gunzip replaces t.f, a gzip file, by a decompressed temporary copy.
+// gunzip replaces t.f, a gzip file, by a decompressed temporary copy of at
+// most maxGunzip bytes.
 func (t *tarStore) gunzip(tempDir string) error {
+	info, err := t.f.Stat()
+	if err != nil {
+		return err
+	}
 	if _, err := t.f.Seek(0, io.SeekStart); err != nil {
 		return err
 	}
@@ -247,7 +256,7 @@ func (t *tarStore) gunzip(tempDir string) error {
 	if err != nil {
 		return err
 	}
-	_, err = io.Copy(tmp, zr)
+	err = gunzipTo(tmp, zr, t.path, info.Size())
 	if err == nil {
 		err = zr.Close()
 	}

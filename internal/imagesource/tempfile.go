@@ -15,7 +15,7 @@ import (
 )
 
 // The decompressed copy of a .tar.gz source lives as long as its Source,
-// and a process killed mid-push (Ctrl-C twice, a CI job cancelled) leaves
+// and a process killed mid-push (Ctrl-C twice, a CI job canceled) leaves
 // it behind: hundreds of megabytes each time. Each copy is named after the
 // process that made it, ecr-imagesource-<pid>-<random>.tar, and the next
 // Open of a .tar.gz removes those in its directory whose process is gone.
@@ -72,7 +72,7 @@ func tempPID(name string) (int, bool) {
 }
 
 // processAlive reports whether a process has the PID. Signal 0 checks
-// without signalling; a process of another user answers EPERM, and is
+// without signaling; a process of another user answers EPERM, and is
 // alive. On Windows FindProcess fails when there is no such process.
 func processAlive(pid int) bool {
 	p, err := os.FindProcess(pid)

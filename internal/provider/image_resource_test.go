@@ -622,6 +622,22 @@ func TestAccImage_badInputs(t *testing.T) {
 	}
 	index := filepath.Join(dir, "index")
 	testAccIndexLayout(t, index)
+	// An extracted docker save directory whose manifest.json names its layer
+	// ../outside/secret.gz, a valid layer of the image: only confinement
+	// refuses it.
+	secret, secretDiffID := testAccGzipLayer(t)
+	testAccWriteFiles(t, filepath.Join(dir, "outside"), map[string][]byte{"secret.gz": secret})
+	escape := filepath.Join(dir, "escape")
+	testAccWriteFiles(t, escape, testAccDockerSaveFiles("../outside/secret.gz", secretDiffID))
+	// A legacy docker save tarball whose gzip layer has a byte changed
+	// halfway through: only decompressing it against its diff_id shows it.
+	corrupted := filepath.Join(dir, "corrupted.tar")
+	layer, diffID := testAccGzipLayer(t)
+	layer[len(layer)/2] ^= 0xff
+	files := testAccDockerSaveFiles("l1/layer.tar.gz", diffID)
+	files["l1/layer.tar.gz"] = layer
+	testAccWriteFiles(t, filepath.Join(dir, "corrupted"), files)
+	tarDir(t, filepath.Join(dir, "corrupted"), corrupted)
 	for _, tc := range []struct {
 		name, args string
 		want       string
@@ -638,6 +654,10 @@ func TestAccImage_badInputs(t *testing.T) {
 		{"tag_leading_dot", fmt.Sprintf("source = %q\n  tags = [\".v1\"]", good), `(?s)must start with a letter, digit or '_'`},
 		{"tag_too_long", fmt.Sprintf("source = %q\n  tags = [%q]", good, strings.Repeat("a", 301)), `(?s)length must be between 1 and 300`},
 		{"tag_empty", fmt.Sprintf("source = %q\n  tags = [\"\"]", good), `(?s)length must be between 1 and 300`},
+		{"docker_dir_names_file_outside", fmt.Sprintf("source = %q", escape),
+			`(?s)Image Names an Unsafe File.*source\s+=.*escape.*"\.\./outside/secret\.gz".*"\.\."\s+element`},
+		{"legacy_gzip_layer_corrupted", fmt.Sprintf("source = %q", corrupted),
+			`(?s)Image Corrupted.*source\s+=.*corrupted\.tar.*l1/layer\.tar\.gz.*` + diffID},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := testAccEndpoint(t)
@@ -684,6 +704,39 @@ func TestAccImage_badInputs(t *testing.T) {
 			t.Errorf("tags %v", tags)
 		}
 	})
+}
+
+// testAccGzipLayer is a gzip layer as crane writes into a legacy docker
+// save tarball, and its diff_id.
+func testAccGzipLayer(t *testing.T) ([]byte, string) {
+	t.Helper()
+	layer := mustT(testAccRandomImage(t).Layers())[0]
+	rc := mustT(layer.Compressed())
+	defer func() { _ = rc.Close() }()
+	return mustT(io.ReadAll(rc)), mustT(layer.DiffID()).String()
+}
+
+// testAccDockerSaveFiles are the manifest.json and config.json of a legacy
+// docker save image of one layer, named layer in manifest.json.
+func testAccDockerSaveFiles(layer, diffID string) map[string][]byte {
+	return map[string][]byte{
+		"config.json":   []byte(fmt.Sprintf(`{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[%q]}}`, diffID)),
+		"manifest.json": []byte(fmt.Sprintf(`[{"Config":"config.json","RepoTags":["example.com/app:1"],"Layers":[%q]}]`, layer)),
+	}
+}
+
+// testAccWriteFiles writes files (slash-separated names) under dir.
+func testAccWriteFiles(t *testing.T, dir string, files map[string][]byte) {
+	t.Helper()
+	for name, b := range files {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // TestAccImage_createTimeout: an endpoint that stops answering mid-push is
