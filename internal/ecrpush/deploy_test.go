@@ -11,6 +11,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/service/ecr"
+
 	"github.com/ecrlabs/terraform-provider-ecr/internal/ecrlocal"
 )
 
@@ -85,7 +87,7 @@ var deployCases = []deployCase{
 // deployWorld is one endpoint set up for a case.
 type deployWorld struct {
 	srv    *ecrlocal.Server
-	api    ImageAPI
+	api    *ecr.Client
 	images map[string]testImage
 	digest map[string]string // image name: digest
 	name   map[string]string // digest: image name
@@ -150,7 +152,7 @@ func (w *deployWorld) run(c deployCase) (DeployResult, error) {
 	d := Deployment{Target: imageTarget, Current: w.owned(c.current), Want: *w.owned(c.want), KeepPrevious: c.keep}
 	if c.current == nil || c.current.image != c.want.image {
 		img := w.images[c.want.image]
-		d.Manifests, d.Blobs, d.Pusher = []Manifest{img.manifest}, img.blobs, &Pusher{API: w.api.(PushAPI)}
+		d.Manifests, d.Blobs, d.Pusher = []Manifest{img.manifest}, img.blobs, &Pusher{API: w.api}
 	}
 	return Deploy(ctx, w.api, d)
 }

@@ -157,7 +157,7 @@ func SweepRecords(ctx context.Context, dir string, maxAge time.Duration) {
 		before := time.Now().Add(-maxAge)
 		for _, e := range entries {
 			if ctx.Err() != nil {
-				return nil
+				return ctx.Err() // a sweep cut short is no failure: the caller ignores it
 			}
 			if !isRecordName(e.Name()) || e.IsDir() {
 				continue

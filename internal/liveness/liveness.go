@@ -13,7 +13,7 @@ import (
 )
 
 // ProcessAlive reports whether a process has the PID. Signal 0 checks
-// without signalling; a process of another user answers EPERM, and is
+// without signaling; a process of another user answers EPERM, and is
 // alive. On Windows FindProcess fails when there is no such process.
 func ProcessAlive(pid int) bool {
 	if pid <= 0 {

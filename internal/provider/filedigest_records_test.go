@@ -118,7 +118,9 @@ func TestFileDigestRecordThatIsNoRegularFile(t *testing.T) { //nolint:parallelte
 			if info, err := os.Lstat(d.recordPath()); err != nil || !info.Mode().IsRegular() {
 				t.Fatalf("after the digest was recorded: %v, %v", info, err)
 			}
-			d.digest(1) // from the new record
+			if err := d.digest(1); err != nil { // from the new record
+				t.Fatal(err)
+			}
 		})
 	}
 }

@@ -158,7 +158,7 @@ func newDeployScene(t *testing.T) *deployScene {
 		d := mustT(img.Digest()).String()
 		w.digest[n], w.name[d] = n, n
 		w.digest[n] = d
-		w.layout[n] = func() { writeLayout(t, w.source, img, nil) }
+		w.layout[n] = func() { writeLayout(t, w.source, img) }
 		if n == "other" {
 			pushExternally(t, srv, img, "a")
 		}
@@ -346,7 +346,7 @@ func TestAccCLI_savedPlanAfterSourceRewritten(t *testing.T) {
 		srv.CreateRepository(testAccRegion, "", testAccImageRepo)
 		dir := t.TempDir()
 		file, first := testAccLayerFile(t, dir, "layer.bin", 1<<20, 1)
-		cli := newCLIRun(t, cliConfigHead+testAccLayerConfig(srv, "test", fmt.Sprintf("repository_name = %q\n  source = %q",
+		cli := newCLIRun(t, cliConfigHead+testAccLayerConfig(srv, fmt.Sprintf("repository_name = %q\n  source = %q",
 			testAccImageRepo, file)))
 		cli.must("apply", "-auto-approve")
 		testAccLayerFile(t, dir, "layer.bin", 1<<20, 2)

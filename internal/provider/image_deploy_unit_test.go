@@ -28,8 +28,8 @@ func TestDeployImageChangedSincePlan(t *testing.T) {
 	srv := testAccEndpoint(t)
 	srv.CreateRepository(testAccRegion, "", testAccImageRepo)
 	source := filepath.Join(t.TempDir(), "layout")
-	planned := writeLayout(t, source, testAccRandomImage(t), nil)
-	now := writeLayout(t, source, testAccRandomImage(t), nil)
+	planned := writeLayout(t, source, testAccRandomImage(t))
+	now := writeLayout(t, source, testAccRandomImage(t))
 	r := &imageResource{client: &client{region: testAccRegion, accountID: "123456789012", interrupted: context.Background(),
 		ecr: ecr.New(ecr.Options{Region: testAccRegion, BaseEndpoint: aws.String(srv.URL()),
 			Credentials: credentials.NewStaticCredentialsProvider(testAccAccessKey, testAccSecretKey, "")})}}

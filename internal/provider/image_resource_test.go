@@ -72,11 +72,11 @@ func testAccRandomImage(t *testing.T, platform ...v1.Platform) v1.Image {
 
 // writeLayout writes an OCI layout holding img at dir (replacing what was
 // there) and returns the image's digest.
-func writeLayout(t *testing.T, dir string, img v1.Image, annotations map[string]string) string {
+func writeLayout(t *testing.T, dir string, img v1.Image) string {
 	t.Helper()
 	_ = os.RemoveAll(dir)
 	p := mustT(layout.Write(dir, empty.Index))
-	if err := p.AppendImage(img, layout.WithAnnotations(annotations)); err != nil {
+	if err := p.AppendImage(img); err != nil {
 		t.Fatal(err)
 	}
 	return mustT(img.Digest()).String()
@@ -125,10 +125,10 @@ func testAccImageSource(t *testing.T, kind, dir string, img v1.Image) (string, s
 	switch kind {
 	case "oci-layout":
 		p := filepath.Join(dir, "layout")
-		return p, writeLayout(t, p, img, nil)
+		return p, writeLayout(t, p, img)
 	case "oci-archive":
 		layoutDir, p := filepath.Join(dir, "layout-for-tar"), filepath.Join(dir, "image.oci.tar")
-		digest := writeLayout(t, layoutDir, img, nil)
+		digest := writeLayout(t, layoutDir, img)
 		tarDir(t, layoutDir, p)
 		return p, digest
 	case "docker-archive":

@@ -95,12 +95,12 @@ func (c storedAs) CheckState(_ context.Context, req statecheck.CheckStateRequest
 	resp.Error = fmt.Errorf("%s is not in the state", c.address)
 }
 
-func testAccLayerConfig(srv *ecrlocal.Server, name, arguments string) string {
+func testAccLayerConfig(srv *ecrlocal.Server, arguments string) string {
 	return testAccProviderConfig(srv, "") + fmt.Sprintf(`
-resource "ecr_layer" %q {
+resource "ecr_layer" "test" {
   %s
 }
-`, name, arguments)
+`, arguments)
 }
 
 func TestAccLayer_basic(t *testing.T) {
@@ -110,7 +110,7 @@ func TestAccLayer_basic(t *testing.T) {
 	srv.SetPartSize(5 << 20)
 	dir := t.TempDir()
 	file, digest := testAccLayerFile(t, dir, "layer.bin", 11<<20+17, 1) // three parts, the last short
-	config := testAccLayerConfig(srv, "test", fmt.Sprintf(`
+	config := testAccLayerConfig(srv, fmt.Sprintf(`
   repository_name = "team/app"
   source          = %q`, file))
 	var changed string
@@ -184,7 +184,7 @@ func TestAccLayer_drift(t *testing.T) {
 	srv := testAccEndpoint(t)
 	srv.CreateRepository(testAccRegion, "", "team/app")
 	file, digest := testAccLayerFile(t, t.TempDir(), "layer.bin", 1<<20, 3)
-	config := testAccLayerConfig(srv, "test", fmt.Sprintf(`
+	config := testAccLayerConfig(srv, fmt.Sprintf(`
   repository_name = "team/app"
   source          = %q`, file))
 	resource.ParallelTest(t, resource.TestCase{
@@ -375,7 +375,7 @@ func TestAccLayer_createTimeout(t *testing.T) {
 	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{{
-			Config: testAccLayerConfig(srv, "test", fmt.Sprintf(`
+			Config: testAccLayerConfig(srv, fmt.Sprintf(`
   repository_name = "team/app"
   source          = %q
   timeouts {

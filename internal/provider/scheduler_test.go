@@ -41,7 +41,7 @@ func TestAccCLI_forEachImagesShareOneBaseLayer(t *testing.T) {
 		img = mutate.ConfigMediaType(img, types.OCIConfigJSON)
 		name := fmt.Sprintf("img%02d", i)
 		p := filepath.Join(dir, name)
-		digests[name] = writeLayout(t, p, img, nil)
+		digests[name] = writeLayout(t, p, img)
 		sources = append(sources, fmt.Sprintf("    %s = %q", name, p))
 	}
 	config := cliConfigHead + testAccProviderConfig(srv, "max_blobs_in_flight = 3") + fmt.Sprintf(`
