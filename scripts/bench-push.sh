@@ -276,7 +276,8 @@ for i in $(seq "$runs"); do
   # Terraform's own share: the same apply of a 1 KiB file.
   fresh_endpoint
   rm -f "$work/c-small/terraform.tfstate"*
-  timed a.tiny tf_in c-small apply -auto-approve -var "source_path=$work/small.bin"
+  BENCH_RSS_FILE="$work/a.tiny.rss.$i" timed a.tiny tf_in c-small apply -auto-approve -var "source_path=$work/small.bin"
+  cpu_sum "a.tiny.rss.$i" >> "$work/a.tiny.provider"
 
   fresh_registry
   timed a.crane "$crane" push "$layout_big" "$registry_host/$repo:v1"
@@ -358,7 +359,7 @@ completions() { grep -c 'CompleteLayerUpload .*: ok' "$work/ep/log" || true; }
 for p in $each_parallelism; do
   fresh_endpoint
   rm -f "$work/each/terraform.tfstate"*
-  BENCH_RSS_FILE="$work/e.rss.$p" timed "e.ms.$p" tf_in each apply -auto-approve -parallelism="$p" -var-file="$work/each.tfvars.json"
+  BENCH_RSS_FILE="$work/e.rss.$p" timed "e.ms.$p" tf_in each apply -auto-approve -parallelism="$p" -var source_path=unused -var-file="$work/each.tfvars.json"
   echo "$(completions)" > "$work/e.uploads.$p"
   echo "$(parts_sent)" > "$work/e.parts.$p"
   stop_endpoint
@@ -373,7 +374,7 @@ echo "==> f) the wire floor: base64 + sha256 of the base64, in Go, per GiB"
 # Every median goes into one file of name=value lines that awk reads.
 figures="$work/figures"
 : > "$figures"
-for f in "$work"/a.* "$work"/c.* "$work"/d.* "$work"/b.ms.*; do
+for f in "$work"/a.* "$work"/c.* "$work"/d.* "$work"/b.ms.* "$work"/e.ms.*; do
   case "$f" in *.rss*) continue ;; esac
   if [ -f "$f" ]; then echo "$(basename "$f")=$(median "$(basename "$f")")" >> "$figures"; fi
 done
@@ -461,10 +462,12 @@ table="$work/table.txt"
     }
     row("f) wire floor", c(f["floor"]) "/GiB", "", "", "base64 + sha256 of the base64 (Go, this machine): what any client of the ECR API spends")
     gib = size / 1024
-    pc = (f["a.warm.provider"] == "" || f["a.warm.provider"] == "nan") ? "" : f["a.warm.provider"] / gib
-    row("  provider CPU per GiB (digest known)", c(pc) "/GiB", "", "", "a) digest cached: " r(pc, f["floor"]) " the floor (goal at most 1.25x: " met(pc != "" && pc <= 1.25 * f["floor"]) ")")
-    pf = (f["a.cold.provider"] == "" || f["a.cold.provider"] == "nan") ? "" : f["a.cold.provider"] / gib
-    row("  provider CPU per GiB (digest hashed)", c(pf) "/GiB", "", "", "a) fresh cache, the plan hashes the file: " r(pf, f["floor"]) " the floor")
+    # The provider processes CPU in a), less that of the same apply of a
+    # 1 KiB file (starting the processes, the plan, the state): the push alone.
+    pc = (f["a.warm.provider"] == "" || f["a.warm.provider"] == "nan") ? "" : (f["a.warm.provider"] - f["a.tiny.provider"]) / gib
+    row("  provider CPU per GiB (digest known)", c(pc) "/GiB", "", "", "a) digest cached, less the 1 KiB apply: " r(pc, f["floor"]) " the floor (goal at most 1.25x: " met(pc != "" && pc <= 1.25 * f["floor"]) ")")
+    pf = (f["a.cold.provider"] == "" || f["a.cold.provider"] == "nan") ? "" : (f["a.cold.provider"] - f["a.tiny.provider"]) / gib
+    row("  provider CPU per GiB (digest hashed)", c(pf) "/GiB", "", "", "a) fresh cache (the plan hashes the file), less the 1 KiB apply: " r(pf, f["floor"]) " the floor (goal at most 1.25x floor + one sha256)")
   }' "$figures"
 } > "$table"
 mkdir -p "$root/bin"
