@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"sync/atomic"
 
@@ -85,6 +86,16 @@ func presign(blob, scratch []byte) (*presigned, error) {
 		return nil, err
 	}
 	return &presigned{blob: blob, state: state}, nil
+}
+
+// marshalState is a running sha256's state, to restore it later. Go's
+// crypto/sha256 implements encoding.BinaryMarshaler (about 100 bytes).
+func marshalState(h hash.Hash) ([]byte, error) {
+	m, ok := h.(encoding.BinaryMarshaler)
+	if !ok {
+		return nil, errors.New("the sha256 implementation cannot save its state")
+	}
+	return m.MarshalBinary()
 }
 
 // payloadHash finishes the presigned hash with the body's tail, or returns
