@@ -5,6 +5,7 @@ package ecrpush
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"sync"
@@ -18,16 +19,19 @@ import (
 
 const (
 	// pipelineDepth is how many part buffers one blob's upload uses: one
-	// being sent while the next is read (and its payload hash begun).
-	// Memory for buffers is at most pipelineDepth x part size per blob in
-	// flight.
+	// being sent while the next is read (and its payload hash begun). A
+	// buffer holds a part's base64 text (4/3 of a part) when the client is
+	// the SDK's, the part itself otherwise: memory for buffers is at most
+	// pipelineDepth x 4/3 x part size per blob in flight, plus the reader's
+	// scratch (presignScratch).
 	pipelineDepth = 2
 	// maxStalls bounds InvalidLayerPartException answers in a row that move
 	// the upload no further than it stood.
 	maxStalls = 5
 	// presignScratch is the base64 the reader encodes at a time to begin a
-	// part's payload hash.
-	presignScratch = 64 << 10
+	// part's payload hash; when it keeps only the base64 of parts, 3/4 of it
+	// is the content read at a time.
+	presignScratch = 128 << 10
 	// maxRestarts bounds new uploads started for one blob after ECR lost the
 	// previous one (UploadNotFoundException) or, for one an earlier run
 	// began, refused to complete it.
@@ -49,8 +53,14 @@ type blobPush struct {
 	// started: the bytes it holds were read then, maybe from other content.
 	fromRecord bool
 	// noPresign is set once a part went to an API that did not use its
-	// presigned hash (see presigned.used).
+	// presigned hash (see presigned.used), or was handed a copy of the part
+	// (presigned.matched): parts are then read into plain buffers only.
 	noPresign atomic.Bool
+	// encodeOnly is set once a part went through the SDK's serializer as
+	// the engine's own slice, with its presigned hash: the reader then keeps
+	// only the base64 text of the next parts (see presignEncoded), encoded
+	// once, instead of the part and a second encoding in the body.
+	encodeOnly atomic.Bool
 }
 
 // resumeAt is an upload that must go on from another byte than the next one:
@@ -233,8 +243,12 @@ func (b *blobPush) pipeline(ctx context.Context, start int64) error {
 	pctx, cancel := context.WithCancel(ctx)
 	parts := make(chan part, pipelineDepth-1)
 	free := make(chan *[]byte, pipelineDepth)
+	bufSize := min(b.partSize, size-start)
+	if !b.noPresign.Load() {
+		bufSize = int64(base64.StdEncoding.EncodedLen(int(bufSize)))
+	}
 	for range min(pipelineDepth, ceilDiv(size-start, b.partSize)) {
-		free <- b.p.parts().get(min(b.partSize, size-start))
+		free <- b.p.parts().get(bufSize)
 	}
 	var wg sync.WaitGroup
 	wg.Go(func() { b.read(pctx, start, parts, free) })
@@ -265,11 +279,22 @@ func (b *blobPush) pipeline(ctx context.Context, start int64) error {
 			PartLastByte:   aws.Int64(last),
 			LayerPartBlob:  (*pt.buf)[:pt.n],
 		}, b.target.options, streamPart(pt.pre))
-		free <- pt.buf
-		b.res.BytesSent += pt.n
-		if pt.pre != nil && !pt.pre.used.Load() {
-			b.noPresign.Store(true)
+		// Before the buffer goes back: the reader's next part is read the
+		// way this call showed.
+		if pt.pre != nil {
+			if pt.pre.used.Load() && pt.pre.matched.Load() {
+				b.encodeOnly.Store(true)
+			} else {
+				b.noPresign.Store(true)
+			}
 		}
+		free <- pt.buf
+		if errors.Is(err, errPartCopied) && ctx.Err() == nil {
+			// Nothing was sent: send the part again, read into a plain
+			// buffer for the wrapper to copy.
+			return &resumeAt{next: pt.off, err: operationError(ctx, "UploadLayerPart", b.target, err)}
+		}
+		b.res.BytesSent += pt.n
 		if err != nil {
 			opErr := operationError(ctx, "UploadLayerPart", b.target, err)
 			var invalid *types.InvalidLayerPartException
@@ -314,12 +339,21 @@ func (b *blobPush) read(ctx context.Context, start int64, parts chan<- part, fre
 		}
 		n := min(b.partSize, b.blob.Size-off)
 		pt := part{buf: buf, off: off, n: n}
-		if int64(cap(*buf)) < n {
-			*buf = make([]byte, n)
-		}
-		pt.err = readFull(b.blob.Content, (*buf)[:n], off, b.blob.Size)
-		if pt.err == nil && !b.noPresign.Load() {
-			pt.pre, pt.err = presign((*buf)[:n], scratch)
+		presigning := !b.noPresign.Load()
+		if presigning && b.encodeOnly.Load() {
+			encLen := int64(base64.StdEncoding.EncodedLen(int(n)))
+			if int64(cap(*buf)) < encLen {
+				*buf = make([]byte, encLen)
+			}
+			pt.pre, pt.err = presignEncoded(b.blob.Content, off, n, b.blob.Size, (*buf)[:encLen], scratch[:len(scratch)/4*3])
+		} else {
+			if int64(cap(*buf)) < n {
+				*buf = make([]byte, n)
+			}
+			pt.err = readFull(b.blob.Content, (*buf)[:n], off, b.blob.Size)
+			if pt.err == nil && presigning {
+				pt.pre, pt.err = presign((*buf)[:n], scratch)
+			}
 		}
 		select {
 		case parts <- pt:
