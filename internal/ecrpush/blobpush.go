@@ -5,12 +5,9 @@ package ecrpush
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding"
-	"encoding/hex"
+	"encoding/base64"
 	"errors"
 	"fmt"
-	"hash"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,17 +19,22 @@ import (
 
 const (
 	// pipelineDepth is how many part buffers one blob's upload uses: one
-	// being sent while the next is read and hashed. Memory for buffers is
-	// at most pipelineDepth x part size per blob in flight.
+	// being sent while the next is read (and its payload hash begun). A
+	// buffer holds a part's base64 text (4/3 of a part) when the client is
+	// the SDK's, the part itself otherwise: memory for buffers is at most
+	// pipelineDepth x 4/3 x part size per blob in flight, plus the reader's
+	// scratch (presignScratch).
 	pipelineDepth = 2
 	// maxStalls bounds InvalidLayerPartException answers in a row that move
 	// the upload no further than it stood.
 	maxStalls = 5
 	// presignScratch is the base64 the reader encodes at a time to begin a
-	// part's payload hash.
-	presignScratch = 64 << 10
+	// part's payload hash; when it keeps only the base64 of parts, 3/4 of it
+	// is the content read at a time.
+	presignScratch = 128 << 10
 	// maxRestarts bounds new uploads started for one blob after ECR lost the
-	// previous one (UploadNotFoundException) or refused to complete it.
+	// previous one (UploadNotFoundException) or, for one an earlier run
+	// began, refused to complete it.
 	maxRestarts = 3
 )
 
@@ -48,16 +50,17 @@ type blobPush struct {
 	uploadID string
 	partSize int64
 	// fromRecord is true while the upload in use is one an earlier run
-	// started, whose hash state came from its record.
+	// started: the bytes it holds were read then, maybe from other content.
 	fromRecord bool
-	// states holds the running sha256, in binary form, after each offset
-	// reached: at part boundaries, at the record's offset, at resume points.
-	// It lets a resume at any offset restore the digest without reading the
-	// blob again from the start.
-	states map[int64][]byte
 	// noPresign is set once a part went to an API that did not use its
-	// presigned hash (see presigned.used).
+	// presigned hash (see presigned.used), or was handed a copy of the part
+	// (presigned.matched): parts are then read into plain buffers only.
 	noPresign atomic.Bool
+	// encodeOnly is set once a part went through the SDK's serializer as
+	// the engine's own slice, with its presigned hash: the reader then keeps
+	// only the base64 text of the next parts (see presignEncoded), encoded
+	// once, instead of the part and a second encoding in the body.
+	encodeOnly atomic.Bool
 }
 
 // resumeAt is an upload that must go on from another byte than the next one:
@@ -71,8 +74,7 @@ type resumeAt struct {
 func (r *resumeAt) Error() string { return fmt.Sprintf("resume at byte %d: %v", r.next, r.err) }
 
 func (p *Pusher) pushOne(ctx context.Context, target Target, j *job, handed *Upload, prog *progress) (BlobResult, error) {
-	b := &blobPush{p: p, target: target, blob: j.blob, index: j.index, prog: prog, res: j.result,
-		states: map[int64][]byte{}}
+	b := &blobPush{p: p, target: target, blob: j.blob, index: j.index, prog: prog, res: j.result}
 	err := b.run(ctx, handed)
 	b.res.UploadID = b.uploadID
 	if err != nil {
@@ -98,7 +100,6 @@ func (b *blobPush) run(ctx context.Context, handed *Upload) error {
 	if rec := b.loadRecord(ctx); rec != nil {
 		b.uploadID, b.partSize, b.fromRecord = rec.UploadID, rec.PartSize, true
 		start = rec.LastByteReceived + 1
-		b.states[start] = rec.SHA256State
 		b.res.Resumed, b.res.ResumedFrom = true, start
 	} else if handed != nil {
 		b.uploadID, b.partSize = handed.ID, handed.PartSize
@@ -121,6 +122,11 @@ func (b *blobPush) run(ctx context.Context, handed *Upload) error {
 			}
 		}
 		if !b.startOver(err) {
+			if errors.As(err, new(*DigestMismatchError)) {
+				// ECR will not complete this upload: a record of it
+				// would only make the next run send its last part again.
+				b.removeRecord()
+			}
 			return err
 		}
 		// Before any byte goes again, ask ECR: the completion may have
@@ -136,10 +142,10 @@ func (b *blobPush) run(ctx context.Context, handed *Upload) error {
 		}
 		b.removeRecord()
 		if b.fromRecord {
-			// The record's hash state may be what made the digest wrong:
-			// forget every state derived from it and hash from the start.
+			// The bytes the earlier run sent may be what made the digest
+			// wrong (the content changed between the runs): send them all
+			// again, read now.
 			b.fromRecord = false
-			b.states = map[int64][]byte{}
 			b.res.Resumed, b.res.ResumedFrom = false, 0
 		}
 		b.uploadID = ""
@@ -150,19 +156,19 @@ func (b *blobPush) run(ctx context.Context, handed *Upload) error {
 // startOver reports whether err is answered by a new upload from byte 0:
 // ECR no longer knows this one; or it holds a part under 5 MiB before the
 // last (it received only the start of a part, and said so with
-// lastValidByteReceived); or, for an upload an earlier run began, its bytes
-// did not add up to the digest (the record's hash state may not match them).
+// lastValidByteReceived); or, for an upload an earlier run began, ECR
+// refused to complete it (its first bytes were read by that run, maybe from
+// content changed since).
 func (b *blobPush) startOver(err error) bool {
 	var (
 		notFound *types.UploadNotFoundException
 		tooSmall *types.LayerPartTooSmallException
 		mismatch *DigestMismatchError
-		invalid  *types.InvalidLayerException
 	)
 	if errors.As(err, &notFound) || errors.As(err, &tooSmall) {
 		return true
 	}
-	return b.fromRecord && (errors.As(err, &mismatch) || errors.As(err, &invalid))
+	return b.fromRecord && errors.As(err, &mismatch)
 }
 
 func operationOf(err error) string {
@@ -190,24 +196,18 @@ func (b *blobPush) initiate(ctx context.Context) error {
 }
 
 // sendFrom sends the blob's bytes from start to the end, going on from
-// wherever ECR says it stands, and checks the digest of the whole.
+// wherever ECR says it stands. It does not hash the content: ECR checks the
+// digest at CompleteLayerUpload (see complete).
 func (b *blobPush) sendFrom(ctx context.Context, start int64) error {
 	size := b.blob.Size
 	stalls := 0
 	for start < size {
 		b.progress(PhaseUploading, start)
-		h, err := b.hashAt(ctx, start)
-		if err != nil {
-			return err
-		}
 		before := start
-		err = b.pipeline(ctx, start, h)
+		err := b.pipeline(ctx, start)
 		var resume *resumeAt
 		if !errors.As(err, &resume) {
-			if err != nil {
-				return err
-			}
-			break
+			return err
 		}
 		if resume.next < 0 || resume.next > size {
 			return &UnexpectedAnswerError{Operation: "UploadLayerPart", What: fmt.Sprintf(
@@ -223,94 +223,35 @@ func (b *blobPush) sendFrom(ctx context.Context, start int64) error {
 		}
 		start = resume.next
 	}
-	h, err := b.hashAt(ctx, size)
-	if err != nil {
-		return err
-	}
-	if got := "sha256:" + hex.EncodeToString(h.Sum(nil)); !sameDigest(got, b.blob.Digest) {
-		b.removeRecord()
-		return &DigestMismatchError{Want: b.blob.Digest, Got: got, Size: size}
-	}
 	return nil
 }
 
-// hashAt returns the running digest of the blob's first off bytes, from the
-// nearest state kept at or before off, reading only the bytes after it.
-func (b *blobPush) hashAt(ctx context.Context, off int64) (hash.Hash, error) {
-	h := sha256.New()
-	from := int64(0)
-	for at := range b.states {
-		if at <= off && at > from {
-			from = at
-		}
-	}
-	if from > 0 {
-		u, ok := h.(encoding.BinaryUnmarshaler)
-		if !ok {
-			return nil, errors.New("the sha256 implementation cannot restore a state")
-		}
-		if err := u.UnmarshalBinary(b.states[from]); err != nil {
-			return nil, fmt.Errorf("restoring the sha256 state at byte %d: %w", from, err)
-		}
-	}
-	if from == off {
-		return h, nil
-	}
-	buf := b.p.parts().get(min(hashChunk, off-from))
-	defer b.p.parts().put(buf)
-	for from < off {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		n := min(int64(len(*buf)), off-from)
-		if err := readFull(b.blob.Content, (*buf)[:n], from, b.blob.Size); err != nil {
-			return nil, err
-		}
-		h.Write((*buf)[:n])
-		from += n
-	}
-	state, err := marshalState(h)
-	if err != nil {
-		return nil, err
-	}
-	b.states[off] = state
-	return h, nil
-}
-
-// marshalState is a running sha256's state, to restore it later. Go's
-// crypto/sha256 implements encoding.BinaryMarshaler (about 100 bytes).
-func marshalState(h hash.Hash) ([]byte, error) {
-	m, ok := h.(encoding.BinaryMarshaler)
-	if !ok {
-		return nil, errors.New("the sha256 implementation cannot save its state")
-	}
-	return m.MarshalBinary()
-}
-
-// part is a part read and hashed, ready to send.
+// part is a part read, ready to send.
 type part struct {
-	buf   *[]byte
-	off   int64
-	n     int64
-	state []byte     // the running sha256 after this part
-	pre   *presigned // its request's payload hash, begun
-	err   error
+	buf *[]byte
+	off int64
+	n   int64
+	pre *presigned // its request's payload hash, begun
+	err error
 }
 
 // pipeline sends parts from start to the end of the blob, in order, while a
-// second goroutine reads and hashes the next part. h is the running digest at
-// start; the reader owns it. It returns a *resumeAt when ECR wants another
-// byte next.
-func (b *blobPush) pipeline(ctx context.Context, start int64, h hash.Hash) error {
+// second goroutine reads the next part. It returns a *resumeAt when ECR
+// wants another byte next.
+func (b *blobPush) pipeline(ctx context.Context, start int64) error {
 	size := b.blob.Size
 	pctx, cancel := context.WithCancel(ctx)
 	parts := make(chan part, pipelineDepth-1)
 	free := make(chan *[]byte, pipelineDepth)
+	bufSize := min(b.partSize, size-start)
+	if !b.noPresign.Load() {
+		bufSize = int64(base64.StdEncoding.EncodedLen(int(bufSize)))
+	}
 	for range min(pipelineDepth, ceilDiv(size-start, b.partSize)) {
-		free <- b.p.parts().get(min(b.partSize, size-start))
+		free <- b.p.parts().get(bufSize)
 	}
 	var wg sync.WaitGroup
-	wg.Go(func() { b.read(pctx, start, h, parts, free) })
+	wg.Go(func() { b.read(pctx, start, parts, free) })
 	defer func() {
 		cancel()
 		for pt := range parts {
@@ -338,11 +279,22 @@ func (b *blobPush) pipeline(ctx context.Context, start int64, h hash.Hash) error
 			PartLastByte:   aws.Int64(last),
 			LayerPartBlob:  (*pt.buf)[:pt.n],
 		}, b.target.options, streamPart(pt.pre))
-		free <- pt.buf
-		b.res.BytesSent += pt.n
-		if pt.pre != nil && !pt.pre.used.Load() {
-			b.noPresign.Store(true)
+		// Before the buffer goes back: the reader's next part is read the
+		// way this call showed.
+		if pt.pre != nil {
+			if pt.pre.used.Load() && pt.pre.matched.Load() {
+				b.encodeOnly.Store(true)
+			} else {
+				b.noPresign.Store(true)
+			}
 		}
+		free <- pt.buf
+		if errors.Is(err, errPartCopied) && ctx.Err() == nil {
+			// Nothing was sent: send the part again, read into a plain
+			// buffer for the wrapper to copy.
+			return &resumeAt{next: pt.off, err: operationError(ctx, "UploadLayerPart", b.target, err)}
+		}
+		b.res.BytesSent += pt.n
 		if err != nil {
 			opErr := operationError(ctx, "UploadLayerPart", b.target, err)
 			var invalid *types.InvalidLayerPartException
@@ -361,7 +313,7 @@ func (b *blobPush) pipeline(ctx context.Context, start int64, h hash.Hash) error
 				"it acknowledged byte %d after a part of bytes %d-%d", got, pt.off, last)}}
 		}
 		next = last + 1
-		b.acknowledged(ctx, next, pt.state)
+		b.acknowledged(ctx, next)
 	}
 	if next < size {
 		// The reader stopped early: only cancellation does that.
@@ -373,9 +325,9 @@ func (b *blobPush) pipeline(ctx context.Context, start int64, h hash.Hash) error
 	return nil
 }
 
-// read reads and hashes parts from start into free buffers and hands them
-// to the sender, until the end of the blob, a read error or cancellation.
-func (b *blobPush) read(ctx context.Context, start int64, h hash.Hash, parts chan<- part, free chan *[]byte) {
+// read reads parts from start into free buffers and hands them to the
+// sender, until the end of the blob, a read error or cancellation.
+func (b *blobPush) read(ctx context.Context, start int64, parts chan<- part, free chan *[]byte) {
 	defer close(parts)
 	scratch := make([]byte, presignScratch)
 	for off := start; off < b.blob.Size; {
@@ -387,16 +339,21 @@ func (b *blobPush) read(ctx context.Context, start int64, h hash.Hash, parts cha
 		}
 		n := min(b.partSize, b.blob.Size-off)
 		pt := part{buf: buf, off: off, n: n}
-		if int64(cap(*buf)) < n {
-			*buf = make([]byte, n)
-		}
-		pt.err = readFull(b.blob.Content, (*buf)[:n], off, b.blob.Size)
-		if pt.err == nil {
-			h.Write((*buf)[:n])
-			pt.state, pt.err = marshalState(h)
-		}
-		if pt.err == nil && !b.noPresign.Load() {
-			pt.pre, pt.err = presign((*buf)[:n], scratch)
+		presigning := !b.noPresign.Load()
+		if presigning && b.encodeOnly.Load() {
+			encLen := int64(base64.StdEncoding.EncodedLen(int(n)))
+			if int64(cap(*buf)) < encLen {
+				*buf = make([]byte, encLen)
+			}
+			pt.pre, pt.err = presignEncoded(b.blob.Content, off, n, b.blob.Size, (*buf)[:encLen], scratch[:len(scratch)/4*3])
+		} else {
+			if int64(cap(*buf)) < n {
+				*buf = make([]byte, n)
+			}
+			pt.err = readFull(b.blob.Content, (*buf)[:n], off, b.blob.Size)
+			if pt.err == nil && presigning {
+				pt.pre, pt.err = presign((*buf)[:n], scratch)
+			}
 		}
 		select {
 		case parts <- pt:
@@ -411,15 +368,14 @@ func (b *blobPush) read(ctx context.Context, start int64, h hash.Hash, parts cha
 	}
 }
 
-// acknowledged records that ECR holds the blob's bytes before next, with the
-// running digest there, in the resume record first, then in progress.
-func (b *blobPush) acknowledged(ctx context.Context, next int64, state []byte) {
-	b.states[next] = state
+// acknowledged records that ECR holds the blob's bytes before next, in the
+// resume record first, then in progress.
+func (b *blobPush) acknowledged(ctx context.Context, next int64) {
 	if b.p.Resume != nil && next < b.blob.Size {
 		err := b.p.Resume.save(ctx, &resumeRecord{
 			RegistryID: b.target.RegistryID, Region: b.target.Region, Repository: b.target.Repository,
 			Digest: b.blob.Digest, Size: b.blob.Size, UploadID: b.uploadID, PartSize: b.partSize,
-			LastByteReceived: next - 1, SHA256State: state, Updated: time.Now().UTC(),
+			LastByteReceived: next - 1, Updated: time.Now().UTC(),
 		})
 		if err != nil && b.res.RecordError == nil {
 			b.res.RecordError = err
@@ -449,7 +405,9 @@ func (b *blobPush) removeRecord() {
 }
 
 // complete asks ECR to assemble the layer. A layer that exists already is
-// success: another push got there first.
+// success: another push got there first. ECR hashes the bytes it holds and
+// refuses a digest they do not have (InvalidLayerException): that is the
+// push's only digest check, a *DigestMismatchError.
 func (b *blobPush) complete(ctx context.Context) error {
 	out, err := b.p.API.CompleteLayerUpload(ctx, &ecr.CompleteLayerUploadInput{
 		RepositoryName: aws.String(b.target.Repository),
@@ -457,10 +415,16 @@ func (b *blobPush) complete(ctx context.Context) error {
 		UploadId:       aws.String(b.uploadID),
 		LayerDigests:   []string{b.blob.Digest},
 	}, b.target.options)
-	var exists *types.LayerAlreadyExistsException
+	var (
+		exists  *types.LayerAlreadyExistsException
+		invalid *types.InvalidLayerException
+	)
 	switch {
 	case errors.As(err, &exists):
 		return nil
+	case errors.As(err, &invalid):
+		return &DigestMismatchError{Want: b.blob.Digest, Size: b.blob.Size, ByECR: true,
+			Err: operationError(ctx, "CompleteLayerUpload", b.target, err)}
 	case err != nil:
 		return operationError(ctx, "CompleteLayerUpload", b.target, err)
 	case out.LayerDigest != nil && !sameDigest(aws.ToString(out.LayerDigest), b.blob.Digest):

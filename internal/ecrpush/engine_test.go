@@ -92,10 +92,11 @@ func TestResumeAtOffsets(t *testing.T) {
 	}
 }
 
-// TestResumeRestoresTheDigestWithoutRereading checks that going on after a
-// refusal at a part boundary reads no byte twice: the running digest comes
-// from the state kept at that boundary, not from hashing the prefix again.
-func TestResumeRestoresTheDigestWithoutRereading(t *testing.T) {
+// TestResumeReadsOnlyWhatItSendsAgain checks that going on after a refusal
+// at a part boundary reads no byte but those it sends: the engine does not
+// hash the content (ECR checks the digest at completion), so neither the
+// prefix nor anything else is read again, and every byte read is sent.
+func TestResumeReadsOnlyWhatItSendsAgain(t *testing.T) {
 	f := newFakeECR(fakePart)
 	// As after a part whose answer was lost: the fake holds part 3 when
 	// the push sends it, and says so.
@@ -103,13 +104,13 @@ func TestResumeRestoresTheDigestWithoutRereading(t *testing.T) {
 	blob, content := randomBlob(4*fakePart, 4)
 	reads := &readCounter{r: bytes.NewReader(content)}
 	blob.Content = reads
-	if _, err := (&Pusher{API: f}).PushBlob(context.Background(), pushTarget, blob, nil); err != nil {
+	res, err := (&Pusher{API: f}).PushBlob(context.Background(), pushTarget, blob, nil)
+	if err != nil {
 		t.Fatal(err)
 	}
-	// Parts 0-3 once, then part 3 again to send it again. Hashing the
-	// prefix again would read parts 0-2 once more.
-	if got, want := reads.total(), int64(5*fakePart); got != want {
-		t.Fatalf("read %d bytes, want %d", got, want)
+	// Parts 0-3 once, then part 3 again to send it again.
+	if got, want := reads.total(), int64(5*fakePart); got != want || res.BytesSent != want || !f.has(blob.Digest) {
+		t.Fatalf("read %d bytes, sent %d; want %d both (result %+v)", got, res.BytesSent, want, res)
 	}
 }
 

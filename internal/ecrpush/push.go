@@ -17,9 +17,14 @@ import (
 )
 
 // PushAPI is the part of the ECR client the push engine uses. *ecr.Client
-// implements it; tests wrap one to count or corrupt calls. A wrapper that
-// changes a part must give the client a copy of LayerPartBlob, never change
-// it in place: the engine hashes each part before sending it.
+// implements it; tests wrap one to count or corrupt calls. A wrapper must
+// hand the client the options it is given. One that changes a part must give
+// the client a copy of LayerPartBlob, never change it in place: the engine
+// begins each part's payload hash before sending it. Through the SDK's
+// client, the engine keeps most parts in base64 only, and LayerPartBlob is
+// then a placeholder of the part's length that the engine's serializer
+// recognizes; a copy of it is refused before anything is sent, and the part
+// is read again into a plain LayerPartBlob, as are the blob's later parts.
 type PushAPI interface {
 	BatchCheckLayerAvailability(ctx context.Context, in *ecr.BatchCheckLayerAvailabilityInput,
 		opts ...func(*ecr.Options)) (*ecr.BatchCheckLayerAvailabilityOutput, error)
@@ -37,7 +42,8 @@ const (
 	// DefaultParallelism is how many blobs a Pusher sends at once unless told
 	// otherwise: enough to fill a CI runner's uplink with ECR's 10 MiB parts
 	// (each blob's parts go one after another), few enough that memory stays
-	// at a few part sizes per blob (about 2 x 10 MiB x 4 for buffers).
+	// at a few part sizes per blob (about 2 x 13.3 MiB x 4 for buffers: two
+	// parts' base64 per blob).
 	DefaultParallelism = 4
 	// AvailabilityBatch is the most digests one BatchCheckLayerAvailability
 	// call may ask about (the model's limit).

@@ -345,28 +345,52 @@ func (c *countingAPI) batches() []int {
 	return append([]int(nil), c.sizes...)
 }
 
+// TestPushDigestMismatch: content that does not hash to the digest given is
+// sent (the engine does not hash it) and refused by ECR at
+// CompleteLayerUpload: the push fails with a *DigestMismatchError saying ECR
+// refused it and naming the digest given, no layer exists in ECR under
+// either digest, and no resume record is left to resume the refused upload.
 func TestPushDigestMismatch(t *testing.T) {
 	srv := pushEndpoint(t, 5*mib)
-	blob, _ := randomBlob(5*mib+9, 3)
+	blob, content := randomBlob(5*mib+9, 3)
 	if raceEnabled {
-		blob, _ = randomBlob(1009, 3)
+		blob, content = randomBlob(1009, 3)
 	}
 	other, _ := randomBlob(10, 4)
 	blob.Digest = other.Digest
-	_, err := (&Pusher{API: client(srv, 1)}).PushBlob(context.Background(), pushTarget, blob, nil)
+	store := &ResumeStore{Dir: t.TempDir()}
+	_, err := (&Pusher{API: client(srv, 1), Resume: store}).PushBlob(context.Background(), pushTarget, blob, nil)
 	var mismatch *DigestMismatchError
 	if !errors.As(err, &mismatch) {
 		t.Fatalf("want a *DigestMismatchError, got %v", err)
 	}
-	_, content := randomBlob(int(blob.Size), 3)
-	if mismatch.Want != other.Digest || mismatch.Got != digestOf(content) {
+	if mismatch.Want != other.Digest || !mismatch.ByECR || mismatch.Got != "" || mismatch.Size != blob.Size {
 		t.Fatalf("mismatch %+v", mismatch)
 	}
-	if !strings.Contains(err.Error(), other.Digest) || !strings.Contains(err.Error(), digestOf(content)) {
-		t.Fatalf("the message must name both digests: %v", err)
+	var invalid *types.InvalidLayerException
+	if !errors.As(err, &invalid) {
+		t.Fatalf("the error does not carry ECR's refusal: %v", err)
 	}
-	if n := countOps(srv, 0, "CompleteLayerUpload"); n != 0 {
-		t.Fatalf("a mismatch must fail before CompleteLayerUpload; %d sent", n)
+	if !strings.Contains(err.Error(), other.Digest) || !strings.Contains(err.Error(), "ECR refused") {
+		t.Fatalf("the message must name the digest given and say ECR refused it: %v", err)
+	}
+	if n := countOps(srv, 0, "CompleteLayerUpload"); n != 1 {
+		t.Fatalf("%d CompleteLayerUpload requests; want the one ECR refused", n)
+	}
+	if isAvailable(t, srv, other.Digest) || isAvailable(t, srv, digestOf(content)) {
+		t.Fatal("a layer exists after the refusal")
+	}
+	if recordExists(store, other.Digest) {
+		t.Fatal("a resume record of the refused upload is left")
+	}
+}
+
+// TestDigestMismatchErrorNamesBothDigestsWhenKnown: a mismatch found with
+// the bytes' own digest (as from a caller that hashed them) names both.
+func TestDigestMismatchErrorNamesBothDigestsWhenKnown(t *testing.T) {
+	err := &DigestMismatchError{Want: "sha256:" + strings.Repeat("a", 64), Got: "sha256:" + strings.Repeat("b", 64), Size: 3}
+	if !strings.Contains(err.Error(), err.Want) || !strings.Contains(err.Error(), err.Got) {
+		t.Fatal(err)
 	}
 }
 

@@ -89,18 +89,34 @@ func (e *TooManyPartsError) Error() string {
 }
 
 // DigestMismatchError is a blob whose bytes do not hash to the digest the
-// caller gave. It is found before CompleteLayerUpload; the upload is left
-// incomplete (ECR has no call to abort one) and its resume record removed.
+// caller gave. The engine does not hash what it sends: ECR does, at
+// CompleteLayerUpload, and refuses the layer (InvalidLayerException); then
+// ByECR is true, Got is empty (ECR does not say what the bytes hash to) and
+// Err is the refused call. No layer exists in ECR for the digest afterwards;
+// the upload is left incomplete (ECR has no call to abort one) and its
+// resume record removed.
 type DigestMismatchError struct {
 	Want string // the digest the caller gave
-	Got  string // the sha256 of the bytes read
+	// Got is the sha256 of the bytes read, when known; "" when ECR refused
+	// the digest (ByECR).
+	Got  string
 	Size int64
+	// ByECR is true when ECR refused the digest at CompleteLayerUpload.
+	ByECR bool
+	// Err is the refused CompleteLayerUpload (an *OperationError), when ByECR.
+	Err error
 }
 
 func (e *DigestMismatchError) Error() string {
+	if e.Got == "" {
+		return fmt.Sprintf("ECR refused the blob's %s bytes as layer %s: they do not hash to that digest, the one given "+
+			"(the content changed, or the digest belongs to other content)", commas(e.Size), e.Want)
+	}
 	return fmt.Sprintf("the blob's %s bytes hash to %s, not to the digest given, %s (the content changed, "+
 		"or the digest belongs to other content)", commas(e.Size), e.Got, e.Want)
 }
+
+func (e *DigestMismatchError) Unwrap() error { return e.Err }
 
 // EmptyBlobError is a zero-byte blob that the repository does not have.
 // ECR's layer API cannot upload one: UploadLayerPart needs at least one byte

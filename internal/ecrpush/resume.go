@@ -6,7 +6,6 @@ package ecrpush
 import (
 	"context"
 	"crypto/sha256"
-	"encoding"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -23,7 +22,9 @@ import (
 // upload, and ECR's answer (the part accepted, InvalidLayerPartException with
 // the last byte it holds, or UploadNotFoundException) decides where the push
 // goes on. A lost, stale or unreadable record costs re-sent bytes, never a
-// wrong layer: ECR and the engine both check the digest before completing.
+// wrong layer: ECR checks the digest of the bytes it holds before completing,
+// and when it refuses an upload a record led to, the engine sends the whole
+// blob again in a new upload, once.
 //
 // A record is one JSON file (see resumeRecord), named by the sha256 of its
 // key (registry, region, repository, digest), written to a temporary file
@@ -78,10 +79,10 @@ type resumeRecord struct {
 	// LastByteReceived is the last byte ECR acknowledged (inclusive, as
 	// UploadLayerPart's lastByteReceived): the push goes on at the next one.
 	LastByteReceived int64 `json:"lastByteReceived"`
-	// SHA256State is the running digest over bytes 0..LastByteReceived, in
-	// crypto/sha256's binary marshaling (base64 in JSON), so that going on
-	// needs no re-read of the bytes already sent.
-	SHA256State []byte    `json:"sha256State"`
+	// SHA256State was the running digest over bytes 0..LastByteReceived
+	// when the engine checked digests itself. It is no longer written, and
+	// ignored in records that have it: ECR checks the digest.
+	SHA256State []byte    `json:"sha256State,omitempty"`
 	Updated     time.Time `json:"updated"`
 }
 
@@ -89,13 +90,7 @@ func (r *resumeRecord) matches(target Target, digest string, size int64) bool {
 	return r.Version == resumeRecordVersion && r.RegistryID == target.RegistryID && r.Region == target.Region &&
 		r.Repository == target.Repository && strings.EqualFold(r.Digest, digest) && r.Size == size &&
 		UploadIDRegexp.MatchString(r.UploadID) && r.PartSize > 0 &&
-		r.LastByteReceived >= 0 && r.LastByteReceived < size && validState(r.SHA256State)
-}
-
-// validState reports whether b is a sha256 state the engine can go on from.
-func validState(b []byte) bool {
-	u, ok := sha256.New().(encoding.BinaryUnmarshaler)
-	return ok && len(b) > 0 && u.UnmarshalBinary(b) == nil
+		r.LastByteReceived >= 0 && r.LastByteReceived < size
 }
 
 // path is the record's file for a blob in a target.

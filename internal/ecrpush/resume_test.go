@@ -5,8 +5,10 @@ package ecrpush
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
@@ -217,33 +219,86 @@ func TestResumeWhenTheRecordLagsECR(t *testing.T) {
 	}
 }
 
-// TestResumeRecordWithAWrongHashState: a record whose hash state does not
-// match the bytes ECR holds (a bug, or a blob changed between runs and then
-// changed back) must not complete a wrong layer or fail: the digest check
-// catches it and the push starts afresh.
-func TestResumeRecordWithAWrongHashState(t *testing.T) {
-	f := newFakeECR(fakePart)
-	store := &ResumeStore{Dir: t.TempDir()}
-	blob, _ := randomBlob(2*fakePart+5, 64)
-	ctx, cancel := context.WithCancel(context.Background())
-	_, _ = (&Pusher{API: f, Resume: store, Progress: interruptAfter(fakePart, cancel)}).PushBlob(ctx, pushTarget, blob, nil)
+// TestResumeAfterTheContentChanged: an earlier run sent the first parts of
+// other content under the digest (the file changed after it was hashed, and
+// was written back before this run). ECR refuses to complete the resumed
+// upload; the push must not fail nor complete a wrong layer: it sends the
+// whole blob again in a new upload, once. If the content is still not the
+// digest's, the second refusal is the push's failure.
+func TestResumeAfterTheContentChanged(t *testing.T) {
+	for _, fixed := range []bool{true, false} {
+		t.Run(fmt.Sprintf("content right in run 2: %v", fixed), func(t *testing.T) {
+			f := newFakeECR(fakePart)
+			store := &ResumeStore{Dir: t.TempDir()}
+			blob, content := randomBlob(2*fakePart+5, 64)
+			changed, _ := randomBlob(int(blob.Size), 65)
+			ctx, cancel := context.WithCancel(context.Background())
+			run1 := blob
+			run1.Content = changed.Content
+			_, _ = (&Pusher{API: f, Resume: store, Progress: interruptAfter(fakePart, cancel)}).PushBlob(ctx, pushTarget, run1, nil)
+			if rec := readRecord(t, store, blob.Digest); rec.LastByteReceived < fakePart-1 {
+				t.Fatalf("run 1 left %+v", rec)
+			}
 
-	rec := readRecord(t, store, blob.Digest)
-	other, _ := randomBlob(int(rec.LastByteReceived+1), 65)
-	h, err := (&blobPush{p: &Pusher{}, blob: other, states: map[int64][]byte{}}).hashAt(context.Background(), other.Size)
-	if err != nil {
-		t.Fatal(err)
+			run2 := blob
+			if !fixed {
+				run2.Content = changed.Content
+			}
+			res, err := (&Pusher{API: f, Resume: store}).PushBlob(context.Background(), pushTarget, run2, nil)
+			if fixed {
+				if err != nil || !f.has(blob.Digest) || res.Uploads != 1 || res.Resumed {
+					t.Fatalf("result %+v, error %v", res, err)
+				}
+				f.mu.Lock()
+				got := f.layers[blob.Digest]
+				f.mu.Unlock()
+				if got != int64(len(content)) {
+					t.Fatalf("layer of %d bytes", got)
+				}
+			} else {
+				var mismatch *DigestMismatchError
+				if !errors.As(err, &mismatch) || !mismatch.ByECR || mismatch.Want != blob.Digest || f.has(blob.Digest) {
+					t.Fatalf("result %+v, error %v", res, err)
+				}
+				if res.Uploads != 1 || f.count("CompleteLayerUpload") != 2 {
+					t.Fatalf("%d new uploads, %d completions; want 1 restart, then the failure", res.Uploads, f.count("CompleteLayerUpload"))
+				}
+			}
+			if recordExists(store, blob.Digest) {
+				t.Fatal("a record is left")
+			}
+		})
 	}
-	rec.SHA256State, _ = marshalState(h)
-	if err := store.save(context.Background(), rec); err != nil {
-		t.Fatal(err)
-	}
-	res, err := (&Pusher{API: f, Resume: store}).PushBlob(context.Background(), pushTarget, blob, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !f.has(blob.Digest) || res.Uploads != 1 {
-		t.Fatalf("result %+v", res)
+}
+
+// TestResumeRecordsWithAHashStateAreUsed: records written when the engine
+// kept a sha256 state in them are still read; the state is ignored.
+func TestResumeRecordsWithAHashStateAreUsed(t *testing.T) {
+	for name, state := range map[string][]byte{"a state": nil, "garbage": []byte("garbage")} {
+		t.Run(name, func(t *testing.T) {
+			f := newFakeECR(fakePart)
+			store := &ResumeStore{Dir: t.TempDir()}
+			blob, content := randomBlob(2*fakePart+5, 66)
+			ctx, cancel := context.WithCancel(context.Background())
+			_, _ = (&Pusher{API: f, Resume: store, Progress: interruptAfter(fakePart, cancel)}).PushBlob(ctx, pushTarget, blob, nil)
+			rec := readRecord(t, store, blob.Digest)
+			if rec.SHA256State != nil {
+				t.Fatal("a hash state was written")
+			}
+			if state == nil {
+				h := sha256.New()
+				h.Write(content[:rec.LastByteReceived+1])
+				state, _ = marshalState(h)
+			}
+			rec.SHA256State = state
+			if err := store.save(context.Background(), rec); err != nil {
+				t.Fatal(err)
+			}
+			res, err := (&Pusher{API: f, Resume: store}).PushBlob(context.Background(), pushTarget, blob, nil)
+			if err != nil || !f.has(blob.Digest) || !res.Resumed || res.ResumedFrom != rec.LastByteReceived+1 || res.Uploads != 0 {
+				t.Fatalf("result %+v, error %v", res, err)
+			}
+		})
 	}
 }
 

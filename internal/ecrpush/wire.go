@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"sync/atomic"
 
@@ -59,13 +60,30 @@ const blobHead = `{"layerPartBlob":"`
 // part: the SigV4 payload hash of its request, but for the members after the
 // blob.
 type presigned struct {
-	blob  []byte // the part it was computed for
-	state []byte // sha256 state, binary-marshaled
+	// blob is the LayerPartBlob it was computed for: the serializer knows
+	// the engine's own part by this slice's memory and length.
+	blob []byte
+	// encoded, when not nil, is the part's base64 text, the only form of
+	// its bytes the reader kept (see presignEncoded): blob is then only a
+	// placeholder (it overlaps encoded), and the body streams encoded.
+	encoded []byte
+	state   []byte // sha256 state, binary-marshaled
 	// used is set when a request was serialized with it: an API that does
 	// not serialize (a fake, in tests) never sets it, and the engine stops
 	// presigning for it.
 	used atomic.Bool
+	// matched is set when the request serialized was handed blob itself,
+	// not a copy (a wrapper's): the engine may then keep later parts of the
+	// blob in base64 only.
+	matched atomic.Bool
 }
+
+// errPartCopied is the serializer's answer, before anything is sent, to a
+// part kept in base64 only (presigned.encoded) but handed in as another
+// slice than the engine's placeholder: a wrapper copied or changed
+// LayerPartBlob, which held no content bytes. The engine reads the part again
+// into a plain buffer and sends that (see blobPush.pipeline).
+var errPartCopied = errors.New("the part was kept in base64 only, but a wrapper of the client copied its LayerPartBlob")
 
 // presign computes a part's presigned hash, encoding the blob through
 // scratch (a multiple of 4 bytes long) a piece at a time.
@@ -87,6 +105,53 @@ func presign(blob, scratch []byte) (*presigned, error) {
 	return &presigned{blob: blob, state: state}, nil
 }
 
+// marshalState is a running sha256's state, to restore it later. Go's
+// crypto/sha256 implements encoding.BinaryMarshaler (about 100 bytes).
+func marshalState(h hash.Hash) ([]byte, error) {
+	m, ok := h.(encoding.BinaryMarshaler)
+	if !ok {
+		return nil, errors.New("the sha256 implementation cannot save its state")
+	}
+	return m.MarshalBinary()
+}
+
+// presignEncoded reads a part (n bytes of content at off; the blob is size
+// bytes) and keeps only its base64 text, in enc (EncodedLen(n) bytes): it
+// reads chunk bytes at a time (a multiple of 3), encodes them into their
+// place in enc and hashes that text while it is in cache, so that the part is
+// encoded once and hashed once. The presigned hash's blob is enc[:n], a
+// placeholder with no content bytes.
+func presignEncoded(content io.ReaderAt, off, n, size int64, enc, chunk []byte) (*presigned, error) {
+	if int64(len(enc)) != int64(base64.StdEncoding.EncodedLen(int(n))) || len(chunk) < 3 {
+		return nil, fmt.Errorf("presignEncoded: %d bytes for the base64 of %d, chunk of %d", len(enc), n, len(chunk))
+	}
+	h := sha256.New()
+	h.Write([]byte(blobHead))
+	step := int64(len(chunk) / 3 * 3)
+	for done := int64(0); done < n; {
+		m := min(step, n-done)
+		if err := readFull(content, chunk[:m], off+done, size); err != nil {
+			return nil, err
+		}
+		text := enc[done/3*4:][:base64.StdEncoding.EncodedLen(int(m))]
+		base64.StdEncoding.Encode(text, chunk[:m])
+		h.Write(text)
+		done += m
+	}
+	h.Write([]byte{'"'})
+	state, err := marshalState(h)
+	if err != nil {
+		return nil, err
+	}
+	return &presigned{blob: enc[:n], encoded: enc, state: state}, nil
+}
+
+// owns reports whether blob is the slice p was computed for: the same
+// memory, the same length.
+func (p *presigned) owns(blob []byte) bool {
+	return len(p.blob) == len(blob) && len(blob) > 0 && &p.blob[0] == &blob[0]
+}
+
 // payloadHash finishes the presigned hash with the body's tail, or returns
 // "" when it was computed for other bytes than blob (a wrapper changed the
 // part): the signer then hashes the body itself.
@@ -95,9 +160,10 @@ func (p *presigned) payloadHash(blob, tail []byte) string {
 		return ""
 	}
 	p.used.Store(true)
-	if len(p.blob) != len(blob) || len(blob) == 0 || &p.blob[0] != &blob[0] {
+	if !p.owns(blob) {
 		return ""
 	}
+	p.matched.Store(true)
 	h := sha256.New()
 	u, ok := h.(encoding.BinaryUnmarshaler)
 	if !ok || u.UnmarshalBinary(p.state) != nil {
@@ -162,6 +228,12 @@ func (p partProtocol) SerializeRequest(ctx context.Context, schema *smithy.Opera
 	tail = append(tail, '}')
 	body := &base64Body{head: []byte(blobHead), blob: part.LayerPartBlob, tail: tail,
 		payloadHash: p.pre.payloadHash(part.LayerPartBlob, tail[1:])}
+	if p.pre != nil && p.pre.encoded != nil {
+		if !p.pre.owns(part.LayerPartBlob) {
+			return errPartCopied
+		}
+		body.encoded = p.pre.encoded
+	}
 	sreq, err := req.SetStream(body)
 	if err != nil {
 		return err
@@ -171,17 +243,26 @@ func (p partProtocol) SerializeRequest(ctx context.Context, schema *smithy.Opera
 }
 
 // base64Body reads head, then blob in standard base64, then tail, without
-// encoding blob anywhere but into the caller's buffer. It implements
+// encoding blob anywhere but into the caller's buffer; or, when encoded is
+// set, that text (blob's base64, encoded in advance) instead. It implements
 // io.ReadSeeker; deliberately not io.WriterTo, so that the SDK's guard that
 // stops reads once a request is over is never held by a long write.
 type base64Body struct {
 	head, blob, tail []byte
-	pos              int64
+	// encoded, when not nil, is base64(blob), sent as it is: blob is then
+	// not read.
+	encoded []byte
+	pos     int64
 	// payloadHash is the body's sha256 (hex) when known in advance.
 	payloadHash string
 }
 
-func (b *base64Body) encodedLen() int64 { return int64(base64.StdEncoding.EncodedLen(len(b.blob))) }
+func (b *base64Body) encodedLen() int64 {
+	if b.encoded != nil {
+		return int64(len(b.encoded))
+	}
+	return int64(base64.StdEncoding.EncodedLen(len(b.blob)))
+}
 
 func (b *base64Body) size() int64 { return int64(len(b.head)) + b.encodedLen() + int64(len(b.tail)) }
 
@@ -216,6 +297,9 @@ func (b *base64Body) Read(p []byte) (int, error) {
 // and reports how much it wrote. Whole 4-character groups are encoded straight
 // into p; a group cut by p's end or by a previous read goes through scratch.
 func (b *base64Body) readBlob(p []byte, off int64) int {
+	if b.encoded != nil {
+		return copy(p, b.encoded[off:])
+	}
 	enc := base64.StdEncoding
 	group, within := off/4, int(off%4)
 	if within != 0 || len(p) < 4 {

@@ -87,13 +87,16 @@ type Blob struct {
 	// MediaType is what the manifest that references it calls it.
 	MediaType string
 	// Content reads the blob, from several goroutines at once if need be.
-	// It checks the bytes against Digest as they are read: the read that
-	// completes the blob fails with a *DigestMismatchError if they differ.
-	// It is valid until the Source is closed.
+	// It is valid until the Source is closed. It reads the bytes as they
+	// are on disk and does not check them against Digest (Open checked only
+	// the size): a push checks them, as ECR refuses a layer whose bytes do
+	// not hash to its digest at CompleteLayerUpload, before any manifest is
+	// put; Verify checks them here.
 	Content io.ReaderAt
 }
 
-// Verify reads the whole blob and checks it against its digest.
+// Verify reads the whole blob and checks it against its digest: a
+// *DigestMismatchError if they differ.
 func (b Blob) Verify(ctx context.Context) error {
 	got, err := hashReaderAt(ctx, b.Content, b.Size)
 	if err != nil {
@@ -299,6 +302,6 @@ func (p *planner) addBlob(name, digest, mediaType string, size int64) error {
 	}
 	p.seenBlobs[digest] = true
 	p.blobs = append(p.blobs, Blob{Name: p.where(name), Digest: digest, Size: got, MediaType: mediaType,
-		Content: newVerifier(ra, got, digest, p.where(name))})
+		Content: ra})
 	return nil
 }

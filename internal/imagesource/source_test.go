@@ -517,40 +517,54 @@ func TestCorruptedBlob(t *testing.T) {
 		if s.Digest() != must(img.Digest()).String() {
 			t.Error("digest")
 		}
-		// ...and reading it finds the corruption, on the last read.
+		// ...Verify finds the corruption...
 		err := s.Verify(context.Background())
 		var dm *DigestMismatchError
 		if !errors.As(err, &dm) || dm.Want != layerDigest.String() {
 			t.Fatalf("Verify: %v", err)
 		}
+		// ...and Content reads the bytes as they are, unchecked: a push
+		// hashes them once, in ECR ("pushed" below).
 		for _, b := range s.Blobs() {
-			_, err := readAll(b, 1000)
-			if b.Digest == layerDigest.String() && !errors.As(err, &dm) {
-				t.Errorf("reading the corrupted layer through Content: %v", err)
+			got, err := readAll(b, 1000)
+			if err != nil || int64(len(got)) != b.Size {
+				t.Errorf("reading %s through Content: %d bytes, %v", b.Name, len(got), err)
 			}
-			if b.Digest != layerDigest.String() && err != nil {
-				t.Errorf("reading an intact blob: %v", err)
+			if b.Digest == layerDigest.String() && sha(got) == b.Digest {
+				t.Error("the corrupted layer reads intact")
 			}
 		}
 	})
-	t.Run("read out of order", func(t *testing.T) {
+	t.Run("pushed", func(t *testing.T) {
 		lp := build(t)
 		corruptFile(t, filepath.Join(string(lp), "blobs", "sha256", layerDigest.Hex), 10)
 		s := open(t, string(lp), Options{})
-		i := slices.IndexFunc(s.Blobs(), func(b Blob) bool { return b.Digest == layerDigest.String() })
-		b := s.Blobs()[i]
-		// Only the last part, as a resumed upload reads it: the verifier
-		// reads the gap before it.
-		buf := make([]byte, 100)
-		_, err := b.Content.ReadAt(buf, b.Size-100)
-		var dm *DigestMismatchError
-		if !errors.As(err, &dm) {
-			t.Errorf("the last part read alone: %v", err)
+		srv, api := corruptionEndpoint(t)
+		var manifests []ecrpush.Manifest
+		for _, m := range s.Manifests() {
+			manifests = append(manifests, ecrpush.Manifest{Digest: m.Digest, MediaType: m.MediaType, Raw: m.Raw})
 		}
-		// An intact blob read backwards, in parts, and concurrently, passes.
+		target := ecrpush.Target{Repository: "team/app", Region: "eu-west-1"}
+		_, err := ecrpush.Deploy(context.Background(), api, ecrpush.Deployment{Target: target,
+			Want: ecrpush.Owned{Digest: s.Digest(), Tags: []string{"v1"}}, Manifests: manifests,
+			Blobs: engineBlobs(s), Pusher: &ecrpush.Pusher{API: api}})
+		// ECR refuses the layer at CompleteLayerUpload; no manifest is put.
+		var mismatch *ecrpush.DigestMismatchError
+		if !errors.As(err, &mismatch) || !mismatch.ByECR || mismatch.Want != layerDigest.String() {
+			t.Fatalf("Deploy: %v", err)
+		}
+		if n := len(srv.RequestsFor("PutImage")); n != 0 {
+			t.Errorf("%d PutImage requests after a corrupted blob", n)
+		}
+		if n := len(srv.RequestsFor("CompleteLayerUpload")); n == 0 {
+			t.Error("no CompleteLayerUpload: the corruption was not ECR's to find")
+		}
+	})
+	t.Run("intact blob read out of order and concurrently", func(t *testing.T) {
 		intactDir := string(build(t))
+		i := slices.IndexFunc(open(t, intactDir, Options{}).Blobs(), func(b Blob) bool { return b.Digest == layerDigest.String() })
 		want := must(readAll(open(t, intactDir, Options{}).Blobs()[i], 1<<20))
-		b = open(t, intactDir, Options{}).Blobs()[i]
+		b := open(t, intactDir, Options{}).Blobs()[i]
 		errs := make(chan error, 3)
 		for range 3 {
 			go func() {

@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"hash"
 	"io"
-	"sync"
 )
 
 // hashChunk is how much is read at a time when hashing.
@@ -111,55 +110,6 @@ func (f *readFailure) Read(p []byte) (int, error) {
 	n, err := f.r.Read(p)
 	if err != nil && !errors.Is(err, io.EOF) && f.err == nil {
 		f.err = err
-	}
-	return n, err
-}
-
-// verifier is a ReaderAt that hashes the bytes read through it, in order:
-// it keeps the hash of bytes [0, next); a read that ends past next hashes
-// the new bytes (reading the gap first if the read starts past next). The
-// read that brings next to size compares the hash with the digest and, when
-// they differ, fails, as does every read after it.
-type verifier struct {
-	ra   io.ReaderAt
-	size int64
-	want string
-	name string
-
-	mu   sync.Mutex
-	h    hash.Hash
-	next int64
-	err  error // a *DigestMismatchError once found
-}
-
-func newVerifier(ra io.ReaderAt, size int64, digest, name string) *verifier {
-	return &verifier{ra: ra, size: size, want: digest, name: name, h: sha256.New()}
-}
-
-func (v *verifier) ReadAt(p []byte, off int64) (int, error) {
-	n, err := v.ra.ReadAt(p, off)
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if v.err != nil {
-		return 0, v.err
-	}
-	end := off + int64(n)
-	if n == 0 || end <= v.next || v.next >= v.size {
-		return n, err
-	}
-	if off > v.next {
-		if gapErr := hashRange(context.Background(), v.h, v.ra, v.next, off); gapErr != nil {
-			return n, err // the read itself went well; the gap is read again next time
-		}
-		v.next = off
-	}
-	v.h.Write(p[v.next-off : n])
-	v.next = end
-	if v.next >= v.size {
-		if got := "sha256:" + hex.EncodeToString(v.h.Sum(nil)); got != v.want {
-			v.err = &DigestMismatchError{Name: v.name, Want: v.want, Got: got, Size: v.size}
-			return 0, v.err
-		}
 	}
 	return n, err
 }
