@@ -103,10 +103,11 @@
 //
 // # Checking blobs
 //
-// Every Blob's Content hashes what is read through it (in order; a read
-// past the bytes hashed so far first reads the gap) and, on the read that
-// reaches the end, returns a *DigestMismatchError instead of success when
-// the bytes do not match the digest: the engine never completes an upload
-// of a corrupted blob, so PutImage is never reached. Source.Verify reads
-// every blob to check them all before a push.
+// Blob.Content reads the bytes unchecked: hashing them here would be a
+// third pass over every layer (after base64 and SigV4's hash of it). A push
+// relies on ECR, which refuses a layer whose bytes do not hash to its digest
+// when its upload completes, before any manifest is put, so a corrupted blob
+// changes no tag. Source.Verify hashes every blob, for a caller that wants
+// to check them before a push. Manifests and configs, read whole at Open,
+// are checked against their digests at once.
 package imagesource

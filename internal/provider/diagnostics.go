@@ -273,10 +273,14 @@ func explainPushFailure(err error, accountID string) (summary, detail string) {
 	}
 	switch {
 	case errors.As(err, &mismatch):
+		what := fmt.Sprintf("The file's %d bytes hash to %s, not to %s, the digest planned.", mismatch.Size, mismatch.Got, mismatch.Want)
+		if mismatch.Got == "" {
+			what = fmt.Sprintf("ECR refused the file's %d bytes as layer %s, the digest planned: they do not hash to it, "+
+				"so ECR kept nothing.", mismatch.Size, mismatch.Want)
+		}
 		return "Layer Content Changed", fmt.Sprintf(
-			"The file's %d bytes hash to %s, not to %s, the digest planned. The file changed between plan and "+
-				"apply (or while it was being read); run plan again once it is written.%s",
-			mismatch.Size, mismatch.Got, mismatch.Want, description)
+			"%s The file changed between plan and apply (or while it was being read); run plan again once it is "+
+				"written.%s", what, description)
 	case errors.As(err, &partSize):
 		what := "ECR asked for a part size the provider cannot use"
 		fix := "Report it: ECR's API model allows parts of 5,242,880 to 20,971,520 bytes."

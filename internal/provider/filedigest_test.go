@@ -114,6 +114,21 @@ func TestParseLayerID(t *testing.T) {
 	}
 }
 
+// TestExplainMismatchECRFound: a digest ECR refused at completion (no
+// digest of the bytes known) is worded as ECR's refusal, not as a hash of
+// nothing.
+func TestExplainMismatchECRFound(t *testing.T) {
+	err := &ecrpush.DigestMismatchError{Want: "sha256:" + strings.Repeat("a", 64), Size: 10, ByECR: true}
+	if summary, detail := explainPushFailure(err, ""); summary != "Layer Content Changed" ||
+		!strings.Contains(detail, "ECR refused the file's 10 bytes as layer sha256:aaaa") || strings.Contains(detail, "hash to ,") {
+		t.Fatalf("%s: %s", summary, detail)
+	}
+	if summary, detail := explainImagePushFailure(err, ""); summary != "Image Corrupted" ||
+		!strings.Contains(detail, "does not hash to sha256:aaaa") || strings.Contains(detail, "hashes to ,") {
+		t.Fatalf("%s: %s", summary, detail)
+	}
+}
+
 // TestExplainPushFailure: each typed engine error gets its own summary,
 // also when wrapped in a *BlobError; a failed call is worded as ECR's.
 func TestExplainPushFailure(t *testing.T) {

@@ -91,9 +91,13 @@ func explainImagePushFailure(err error, accountID string) (summary, detail strin
 		return "Image Corrupted", fmt.Sprintf("A blob of the image does not match its digest: %v. No manifest was "+
 			"put, so no tag changed; write the image again.\n\n%v", srcMismatch, err)
 	case errors.As(err, &mismatch):
-		return "Image Corrupted", fmt.Sprintf("A blob of the image (%d bytes) hashes to %s, not to %s, the digest "+
-			"its manifest gives: the source is corrupted, or changed while it was read. No manifest was put, so no "+
-			"tag changed; write the image again.\n\n%v", mismatch.Size, mismatch.Got, mismatch.Want, err)
+		what := fmt.Sprintf("hashes to %s, not to %s, the digest its manifest gives", mismatch.Got, mismatch.Want)
+		if mismatch.Got == "" {
+			what = fmt.Sprintf("does not hash to %s, the digest its manifest gives (ECR refused it when its upload "+
+				"completed)", mismatch.Want)
+		}
+		return "Image Corrupted", fmt.Sprintf("A blob of the image (%d bytes) %s: the source is corrupted, or changed "+
+			"while it was read. No manifest was put, so no tag changed; write the image again.\n\n%v", mismatch.Size, what, err)
 	case errors.As(err, &conflict):
 		current, mutability := conflict.Current, conflict.Mutability
 		if current == "" {
