@@ -52,6 +52,9 @@ type blobPush struct {
 	// fromRecord is true while the upload in use is one an earlier run
 	// started: the bytes it holds were read then, maybe from other content.
 	fromRecord bool
+	// records is where this push keeps its resume record: the Pusher's
+	// store, or nil when another process holds the record's lock.
+	records *ResumeStore
 	// noPresign is set once a part went to an API that did not use its
 	// presigned hash (see presigned.used), or was handed a copy of the part
 	// (presigned.matched): parts are then read into plain buffers only.
@@ -95,6 +98,17 @@ func (b *blobPush) run(ctx context.Context, handed *Upload) error {
 		// part with no bytes; availability was checked first, so a zero-byte
 		// blob the repository has is skipped before this.
 		return &EmptyBlobError{Digest: b.blob.Digest}
+	}
+	// Records are this push's only while it holds their lock: another
+	// process pushing the blob with the record is left to it.
+	b.records = b.p.Resume
+	if b.records != nil {
+		unlock, ok := b.records.lock(ctx, b.target, b.blob.Digest)
+		if !ok {
+			b.records, b.res.RecordInUse = nil, true
+		} else {
+			defer unlock()
+		}
 	}
 	var start int64
 	if rec := b.loadRecord(ctx); rec != nil {
@@ -371,8 +385,8 @@ func (b *blobPush) read(ctx context.Context, start int64, parts chan<- part, fre
 // acknowledged records that ECR holds the blob's bytes before next, in the
 // resume record first, then in progress.
 func (b *blobPush) acknowledged(ctx context.Context, next int64) {
-	if b.p.Resume != nil && next < b.blob.Size {
-		err := b.p.Resume.save(ctx, &resumeRecord{
+	if b.records != nil && next < b.blob.Size {
+		err := b.records.save(ctx, &resumeRecord{
 			RegistryID: b.target.RegistryID, Region: b.target.Region, Repository: b.target.Repository,
 			Digest: b.blob.Digest, Size: b.blob.Size, UploadID: b.uploadID, PartSize: b.partSize,
 			LastByteReceived: next - 1, Updated: time.Now().UTC(),
@@ -385,10 +399,10 @@ func (b *blobPush) acknowledged(ctx context.Context, next int64) {
 }
 
 func (b *blobPush) loadRecord(ctx context.Context) *resumeRecord {
-	if b.p.Resume == nil {
+	if b.records == nil {
 		return nil
 	}
-	rec := b.p.Resume.load(ctx, b.target, b.blob.Digest, b.blob.Size)
+	rec := b.records.load(ctx, b.target, b.blob.Digest, b.blob.Size)
 	if rec == nil || CheckPartSize(b.blob.Size, rec.PartSize, true) != nil {
 		return nil
 	}
@@ -396,10 +410,10 @@ func (b *blobPush) loadRecord(ctx context.Context) *resumeRecord {
 }
 
 func (b *blobPush) removeRecord() {
-	if b.p.Resume == nil {
+	if b.records == nil {
 		return
 	}
-	if err := b.p.Resume.remove(b.target, b.blob.Digest); err != nil && b.res.RecordError == nil {
+	if err := b.records.remove(b.target, b.blob.Digest); err != nil && b.res.RecordError == nil {
 		b.res.RecordError = err
 	}
 }

@@ -120,6 +120,10 @@ type BlobResult struct {
 	// asked first, had the blob already (a completion whose answer was lost,
 	// or another process's push): nothing more was sent.
 	CompletedElsewhere bool
+	// RecordInUse is true when another process held the blob's resume
+	// record (its lock): this push went without records, in an upload of
+	// its own, and left that record alone.
+	RecordInUse bool
 	// RecordError is set when a resume record could not be written or
 	// removed. The push itself is unaffected; only resuming it could be.
 	RecordError error

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ecrlabs/terraform-provider-ecr/internal/ecrlocal"
 )
 
 // TestResumeRecordLock: a record's lock is held by one live process at a
@@ -81,5 +83,46 @@ func TestResumeRecordLock(t *testing.T) {
 	unlock()
 	if _, err := os.Stat(path); err != nil {
 		t.Fatalf("unlock removed another's lock: %v", err)
+	}
+}
+
+// TestARecordAnotherProcessHoldsIsLeftAlone: run 1 leaves a record; another
+// process (PID 1, alive) holds its lock. Run 2 must not feed that upload
+// from a second side: it pushes in an upload of its own, from byte 0,
+// reports the record in use, and leaves the record as it was.
+func TestARecordAnotherProcessHoldsIsLeftAlone(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("uses PID 1")
+	}
+	const part = 5 * mib
+	srv := pushEndpoint(t, part)
+	store := &ResumeStore{Dir: t.TempDir()}
+	blob, _ := randomBlob(2*part+7, 61)
+	p := &Pusher{API: client(srv, 2), Resume: store, Progress: interruptAfter(part, func() {
+		srv.InjectFault("UploadLayerPart", ecrlocal.Fault{Code: "ServerException", Times: 2})
+	})}
+	if _, err := p.PushBlob(context.Background(), pushTarget, blob, nil); err == nil {
+		t.Fatal("run 1 was to fail")
+	}
+	recordPath := store.path(pushTarget, blob.Digest)
+	before, err := os.ReadFile(recordPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, _ := os.Hostname()
+	if err := os.WriteFile(recordPath+".lock", []byte(strings.ReplaceAll(host, " ", "_")+" 1"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	uploads := countOps(srv, 0, "InitiateLayerUpload")
+	res, err := (&Pusher{API: client(srv, 2), Resume: store}).PushBlob(context.Background(), pushTarget, blob, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Resumed || !res.RecordInUse || res.BytesSent != blob.Size || countOps(srv, 0, "InitiateLayerUpload") != uploads+1 {
+		t.Fatalf("want a fresh upload of its own: %+v", res)
+	}
+	after, err := os.ReadFile(recordPath)
+	if err != nil || string(after) != string(before) {
+		t.Fatalf("the record held elsewhere changed: %v\n%s\n%s", err, before, after)
 	}
 }
