@@ -4,14 +4,14 @@
 package imagesource
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/ecrlabs/terraform-provider-ecr/internal/liveness"
 )
 
 // The decompressed copy of a .tar.gz source lives as long as its Source,
@@ -52,7 +52,7 @@ func removeLeftovers(dir string) {
 			continue
 		}
 		info, err := e.Info()
-		if err != nil || (time.Since(info.ModTime()) < maxTempAge && processAlive(pid)) {
+		if err != nil || (time.Since(info.ModTime()) < maxTempAge && liveness.ProcessAlive(pid)) {
 			continue
 		}
 		_ = os.Remove(filepath.Join(dir, e.Name()))
@@ -71,14 +71,3 @@ func tempPID(name string) (int, bool) {
 	return pid, ok && err == nil && pid > 0
 }
 
-// processAlive reports whether a process has the PID. Signal 0 checks
-// without signaling; a process of another user answers EPERM, and is
-// alive. On Windows FindProcess fails when there is no such process.
-func processAlive(pid int) bool {
-	p, err := os.FindProcess(pid)
-	if err != nil {
-		return false
-	}
-	defer func() { _ = p.Release() }()
-	return !errors.Is(p.Signal(syscall.Signal(0)), os.ErrProcessDone)
-}
