@@ -277,3 +277,25 @@ func isCleanupCall(err error) bool {
 	return errors.As(err, &op) && (op.Operation == "BatchDeleteImage" || op.Operation == "DescribeImages") ||
 		errors.As(err, new(*PutBackError))
 }
+
+// TestDeployUndoesATagMovedBeforeAnImmutableConflict: tags a and b, the
+// repository's tags immutable, b held by another image. a is moved first
+// (it named nothing), then b is refused: a is taken off again, the refusal
+// is the error, and ECR holds what it held.
+func TestDeployUndoesATagMovedBeforeAnImmutableConflict(t *testing.T) {
+	c := deployCase{images: map[string][]string{"X": {"b"}}, want: &namedOwned{"B", []string{"a", "b"}}}
+	w := newDeployWorld(t, c)
+	w.srv.SetTagMutability(region, "", "team/app", "IMMUTABLE")
+	before := w.tags()
+	res, err := w.run(c)
+	var conflict *TagConflictError
+	if !errors.As(err, &conflict) || conflict.Tag != "b" || !res.Undone || res.Owned != nil {
+		t.Fatalf("want b's conflict, undone, nothing owned: %+v, %v", res, err)
+	}
+	if after := w.tags(); !maps.Equal(after, before) {
+		t.Fatalf("tags %v, before %v", after, before)
+	}
+	if w.has("B") {
+		t.Fatal("the new image stayed, untagged by the undo of its only tag")
+	}
+}
