@@ -4,14 +4,11 @@
 package ecrlocal
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding"
-	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"hash"
-	"io"
 	"os"
 	"strings"
 	"sync"
@@ -144,6 +141,10 @@ func (s *Server) uploadLayerPart(c *call) (any, *apiError) {
 // appendPart decodes a part's base64 straight into the upload's file and
 // digest. On failure both are put back as they were, so the upload can go
 // on from its last valid byte. The caller holds u.mu.
+//
+// The text is decoded a chunk at a time into a pooled buffer that stays in
+// the CPU's cache while it is hashed and written with one pwrite (a decoding
+// io.Reader copied to the file wrote 768 bytes per system call).
 func (u *upload) appendPart(text blobText) (err error) {
 	state, err := u.digest.MarshalBinary()
 	if err != nil {
@@ -162,12 +163,35 @@ func (u *upload) appendPart(text blobText) (err error) {
 			err = cerr
 		}
 	}()
-	if _, err = f.Seek(u.received, io.SeekStart); err != nil {
-		return err
+	bp := chunkPool.Get().(*[]byte)
+	defer chunkPool.Put(bp)
+	buf := *bp
+	off := u.received
+	for len(text) > 0 {
+		chunk := text[:min(len(text), chunkText)]
+		text = text[len(chunk):]
+		n, err := decodeBase64(buf, chunk)
+		if err != nil {
+			return err
+		}
+		_, _ = u.digest.Write(buf[:n]) // never fails
+		if _, err := f.WriteAt(buf[:n], off); err != nil {
+			return err
+		}
+		off += int64(n)
 	}
-	_, err = io.Copy(io.MultiWriter(f, u.digest), base64.NewDecoder(base64.StdEncoding, bytes.NewReader(text)))
-	return err
+	return nil
 }
+
+// chunkText is how much base64 appendPart decodes at a time (a multiple of
+// 4): its 768 KiB of bytes stay in the CPU's cache between decoding, hashing
+// and writing.
+const chunkText = 1 << 20
+
+var chunkPool = sync.Pool{New: func() any {
+	b := make([]byte, chunkText/4*3)
+	return &b
+}}
 
 // invalidPart is InvalidLayerPartException, carrying the last byte the upload
 // holds so the client can resume after it. With nothing received yet there is
