@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/binary"
+	"reflect"
 	"testing"
 )
 
@@ -77,4 +78,77 @@ func TestDecodeBase64Sizes(t *testing.T) {
 			}
 		}
 	}
+}
+
+// FuzzDecodeInPlace holds decoding over the text to encoding/base64 and
+// isBase64: it decodes exactly padded standard base64, to the same bytes,
+// and leaves anything else as it was.
+func FuzzDecodeInPlace(f *testing.F) {
+	f.Add([]byte("QQ=="), uint8(0))
+	f.Add(base64.StdEncoding.AppendEncode(nil, bytes.Repeat([]byte("0123456789abcdef"), 40)), uint8(0))
+	f.Add(base64.StdEncoding.AppendEncode(nil, bytes.Repeat([]byte{0xff, 0x00, 0x7f}, 33)), uint8(45))
+	f.Fuzz(func(t *testing.T, src []byte, breakAt uint8) {
+		if breakAt > 0 && int(breakAt) < len(src) && breakAt%5 == 0 {
+			src = bytes.Clone(src)
+			src[breakAt] = "=\n-\"\\"[breakAt%5]
+		}
+		want, wantErr := base64.StdEncoding.DecodeString(string(src))
+		valid := wantErr == nil && isBase64(src)
+		text := bytes.Clone(src)
+		n, ok := decodeInPlace(text)
+		if ok != valid {
+			t.Fatalf("%q: decoded %v, want %v", src, ok, valid)
+		}
+		if ok && !bytes.Equal(text[:n], want) {
+			t.Fatalf("%q: decoded %x, encoding/base64 %x", src, text[:n], want)
+		}
+		if !ok && !bytes.Equal(text, src) {
+			t.Fatalf("%q: left %q", src, text)
+		}
+	})
+}
+
+// FuzzDecodeRequest holds decodeRequest, which decodes the blob in place, to
+// encoding/json's reading of the same bytes: the same members, the blob's
+// bytes, the same refusals.
+func FuzzDecodeRequest(f *testing.F) {
+	for _, seed := range []string{
+		`{"repositoryName":"a/b","uploadId":"x","partFirstByte":0,"partLastByte":2,"layerPartBlob":"YWJj"}`,
+		`{"layerPartBlob":"YWJj","layerPartBlob":"ZGVm"}`,
+		`{"layerPartBlob":"YW\/j"}`,
+		`{"layerPartBlob":"YWJjZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXo\"A"}`,
+		`{"layerPartBlob":"YWJjZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXoK","a":1}`,
+		`{"layerPartBlob":"YWJjZGVmZ2hpamtsbW5vcHFyc3R1dnd4eX=K","a":1}`,
+		`{"layerPart\u0042lob":"YWJj","layerPartBlob":"ZGVm"}`,
+		`{"x":{"layerPartBlob":"nested"},"layerPartBlob":"YQ=="}`,
+		`{"layerPartBlob":"YQ=="} trailing`,
+		`{"layerPartBlob":"YQ==",}`,
+		`{"layerPartBlob":5}`,
+		`{"a":[1,"]",{"b":"}"}],"layerPartBlob":"" }`,
+		` { "layerPartBlob" : "AAAA" , "n" : -1.5e3 } `,
+		`{"layerPartBlob":"YQ="}`, `{"layerPartBlob":"Y===",}`, `[]`, `null`, ``,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		want, wantErr := decodeInput(body)
+		got, gotErr := decodeRequest(bytes.Clone(body))
+		if (gotErr == nil) != (wantErr == nil) {
+			t.Fatalf("%q: decodeRequest error %v, encoding/json error %v", body, gotErr, wantErr)
+		}
+		if blob, ok := got["layerPartBlob"].(decodedBlob); ok {
+			text, _ := want["layerPartBlob"].(string)
+			if !isBase64([]byte(text)) {
+				t.Fatalf("%q: decoded %q, which is not base64", body, text)
+			}
+			bytes, _ := base64.StdEncoding.DecodeString(text)
+			if string(bytes) != string(blob) {
+				t.Fatalf("%q: decoded %x, want %x", body, blob, bytes)
+			}
+			got["layerPartBlob"] = text
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("%q: decodeRequest read %#v, encoding/json %#v", body, got, want)
+		}
+	})
 }

@@ -98,11 +98,11 @@ func (s *Server) uploadFor(c *call) (*upload, *apiError) {
 }
 
 func (s *Server) uploadLayerPart(c *call) (any, *apiError) {
-	text, ok := c.blobText("layerPartBlob")
+	data, ok := c.blob("layerPartBlob")
 	if !ok {
 		return nil, newError("SerializationException", "layerPartBlob is not valid base64.")
 	}
-	size, _ := decodedBlobLen(text) // a checked length
+	size := len(data)
 	first, last := c.int64("partFirstByte"), c.int64("partLastByte")
 	s.countPart(s.keyFor(c, c.str("repositoryName")), c.str("uploadId"), int64(size))
 
@@ -121,7 +121,7 @@ func (s *Server) uploadLayerPart(c *call) (any, *apiError) {
 	case u.parts >= maxPartsPerLayer:
 		return nil, newError("LimitExceededException", fmt.Sprintf("An upload may have at most %d parts.", maxPartsPerLayer))
 	}
-	if err := u.appendPart(text); err != nil {
+	if err := u.appendPart(data); err != nil {
 		return nil, newError("ServerException", "storing the part: "+err.Error())
 	}
 	if u.parts > 0 && u.lastPartSize < minPartSize {
@@ -138,14 +138,14 @@ func (s *Server) uploadLayerPart(c *call) (any, *apiError) {
 	}, nil
 }
 
-// appendPart decodes a part's base64 straight into the upload's file and
-// digest. On failure both are put back as they were, so the upload can go
-// on from its last valid byte. The caller holds u.mu.
+// appendPart writes a part's bytes to the upload's file and digest. On
+// failure both are put back as they were, so the upload can go on from its
+// last valid byte. The caller holds u.mu.
 //
-// The text is decoded a chunk at a time into a pooled buffer that stays in
-// the CPU's cache while it is hashed and written with one pwrite (a decoding
-// io.Reader copied to the file wrote 768 bytes per system call).
-func (u *upload) appendPart(text blobText) (err error) {
+// The bytes are hashed and written 1 MiB at a time, so that each chunk is
+// still in the CPU's cache when the kernel copies it; one pwrite per chunk
+// (a decoding io.Reader copied to the file wrote 768 bytes per system call).
+func (u *upload) appendPart(data []byte) (err error) {
 	state, err := u.digest.MarshalBinary()
 	if err != nil {
 		return err
@@ -163,35 +163,20 @@ func (u *upload) appendPart(text blobText) (err error) {
 			err = cerr
 		}
 	}()
-	bp := chunkPool.Get().(*[]byte)
-	defer chunkPool.Put(bp)
-	buf := *bp
-	off := u.received
-	for len(text) > 0 {
-		chunk := text[:min(len(text), chunkText)]
-		text = text[len(chunk):]
-		n, err := decodeBase64(buf, chunk)
-		if err != nil {
+	for off := u.received; len(data) > 0; {
+		chunk := data[:min(len(data), writeChunk)]
+		data = data[len(chunk):]
+		_, _ = u.digest.Write(chunk) // never fails
+		if _, err := f.WriteAt(chunk, off); err != nil {
 			return err
 		}
-		_, _ = u.digest.Write(buf[:n]) // never fails
-		if _, err := f.WriteAt(buf[:n], off); err != nil {
-			return err
-		}
-		off += int64(n)
+		off += int64(len(chunk))
 	}
 	return nil
 }
 
-// chunkText is how much base64 appendPart decodes at a time (a multiple of
-// 4): its 768 KiB of bytes stay in the CPU's cache between decoding, hashing
-// and writing.
-const chunkText = 1 << 20
-
-var chunkPool = sync.Pool{New: func() any {
-	b := make([]byte, chunkText/4*3)
-	return &b
-}}
+// writeChunk is how much of a part appendPart hashes and then writes.
+const writeChunk = 1 << 20
 
 // invalidPart is InvalidLayerPartException, carrying the last byte the upload
 // holds so the client can resume after it. With nothing received yet there is

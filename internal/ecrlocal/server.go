@@ -314,7 +314,7 @@ func (s *Server) serve(r *http.Request, rec *Request, fault *Fault) (any, *apiEr
 	if limiter := s.quotas[rec.Operation]; limiter != nil && !limiter.Allow() {
 		return nil, newError("ThrottlingException", "Rate exceeded")
 	}
-	input, apiErr := decodeBody(body)
+	input, apiErr := decodeRequest(body)
 	if apiErr != nil {
 		return nil, apiErr
 	}
