@@ -141,10 +141,6 @@ func (s *Server) uploadLayerPart(c *call) (any, *apiError) {
 // appendPart writes a part's bytes to the upload's file and digest. On
 // failure both are put back as they were, so the upload can go on from its
 // last valid byte. The caller holds u.mu.
-//
-// The bytes are hashed and written 1 MiB at a time, so that each chunk is
-// still in the CPU's cache when the kernel copies it; one pwrite per chunk
-// (a decoding io.Reader copied to the file wrote 768 bytes per system call).
 func (u *upload) appendPart(data []byte) (err error) {
 	state, err := u.digest.MarshalBinary()
 	if err != nil {
@@ -163,20 +159,8 @@ func (u *upload) appendPart(data []byte) (err error) {
 			err = cerr
 		}
 	}()
-	for off := u.received; len(data) > 0; {
-		chunk := data[:min(len(data), writeChunk)]
-		data = data[len(chunk):]
-		_, _ = u.digest.Write(chunk) // never fails
-		if _, err := f.WriteAt(chunk, off); err != nil {
-			return err
-		}
-		off += int64(len(chunk))
-	}
-	return nil
+	return writePart(f, u.path, u.digest, data, u.received)
 }
-
-// writeChunk is how much of a part appendPart hashes and then writes.
-const writeChunk = 1 << 20
 
 // invalidPart is InvalidLayerPartException, carrying the last byte the upload
 // holds so the client can resume after it. With nothing received yet there is

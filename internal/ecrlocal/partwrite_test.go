@@ -1,0 +1,61 @@
+// Copyright (c) ecrlabs
+// SPDX-License-Identifier: MPL-2.0
+
+package ecrlocal
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// TestWritePartEdges writes parts of awkward sizes at awkward offsets (the
+// page-cache edges and the direct middle of each), truncates one away and
+// writes it again, and reads back the file and the digest.
+func TestWritePartEdges(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "upload")
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sizes := []int{1, 4095, 4097, directMin - 1, directMin, 3*writeChunk + 12345, writeChunk, 77, 2*writeChunk - 1, 5}
+	var want []byte
+	digest := sha256.New()
+	for i, size := range sizes {
+		part := randomBytes(size, uint64(i))
+		if i == 5 { // written, then taken back, as a failed part is
+			if err := writePart(f, path, sha256.New(), randomBytes(size, 99), int64(len(want))); err != nil {
+				t.Fatal(err)
+			}
+			if err := f.Truncate(int64(len(want))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := writePart(f, path, digest, part, int64(len(want))); err != nil {
+			t.Fatalf("part %d (%d bytes): %v", i, size, err)
+		}
+		want = append(want, part...)
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("read back %d bytes, want %d; first difference at %d", len(got), len(want), firstDifference(got, want))
+	}
+	if sum := sha256.Sum256(want); !bytes.Equal(digest.Sum(nil), sum[:]) {
+		t.Fatal("the digest is not the bytes'")
+	}
+}
+
+func firstDifference(a, b []byte) int {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return min(len(a), len(b))
+}
