@@ -24,10 +24,19 @@ func decodeBase64(dst, src []byte) (int, error) {
 // bytes are text[:n]. When text is not padded standard base64 it reports
 // false and leaves text as it was. Checking and decoding are one pass.
 func decodeInPlace(text []byte) (n int, ok bool) {
+	return decodeOver(text, 0, 0, len(text))
+}
+
+// decodeOver decodes buf[start:end], padded standard base64, to
+// buf[at:at+n], at most start: each 8 characters are read before anything
+// is written over them. When the text is not padded standard base64 it
+// reports false and puts buf[start:end] back as it was (not buf[at:start]).
+func decodeOver(buf []byte, at, start, end int) (n int, ok bool) {
+	text := buf[start:end]
 	if len(text)%4 != 0 {
 		return 0, false
 	}
-	i, j := decodeQuanta(text, text)
+	i, j := decodeQuanta(buf[at:], text)
 	// All of text[:i] was of the alphabet; the rest is the last quantum or
 	// two, with any padding, unless decodeQuanta met a character that is
 	// not base64.
@@ -35,44 +44,42 @@ func decodeInPlace(text []byte) (n int, ok bool) {
 		var tail [12]byte
 		m, err := base64.StdEncoding.Decode(tail[:], rest)
 		if err == nil {
-			return j + copy(text[j:], tail[:m]), true
+			return j + copy(buf[at+j:], tail[:m]), true
 		}
 	}
 	// Put the text back: whole quanta without padding encode back to the
 	// characters they came from.
-	copy(text, base64.StdEncoding.AppendEncode(nil, text[:j]))
+	copy(text, base64.StdEncoding.AppendEncode(nil, buf[at:at+j]))
 	return 0, false
 }
 
-// decodeQuanta decodes src into dst 16 characters (12 bytes) at a time,
+// decodeQuanta decodes src into dst 8 characters (6 bytes) at a time,
 // looking two characters up at a time (12 bits) where encoding/base64 looks
-// up one and checks it: about twice as fast. It leaves the last 4
-// characters (any padding) and stops at the first 16 that are not all of
-// the alphabet, or when dst has no room for a further 16 bytes. It returns
-// how far it read and wrote. dst may be src itself: each 16 characters are
-// read before their 12 bytes are written over them.
+// up one and checks it. It leaves the last 4 characters (any padding) and
+// stops at the first 8 that are not all of the alphabet, or when dst has no
+// room for 8 more bytes. It returns how far it read and wrote. dst may be
+// src itself: each 8 characters are read before their 6 bytes (and 2 that
+// the next round writes over) are written over them.
 func decodeQuanta(dst, src []byte) (i, j int) {
-	for i+16 <= len(src)-4 && j+16 <= len(dst) {
-		s := src[i : i+16 : i+16]
-		x := binary.BigEndian.Uint64(s[:8])
-		y := binary.BigEndian.Uint64(s[8:])
-		a, b, c, d := base64Pairs[x>>48], base64Pairs[uint16(x>>32)], base64Pairs[uint16(x>>16)], base64Pairs[uint16(x)]
-		e, f, g, h := base64Pairs[y>>48], base64Pairs[uint16(y>>32)], base64Pairs[uint16(y>>16)], base64Pairs[uint16(y)]
-		if (a|b|c|d|e|f|g|h)&0xf000 != 0 {
+	for i+8 <= len(src)-4 && j+8 <= len(dst) {
+		x := binary.BigEndian.Uint64(src[i : i+8 : i+8])
+		a, b := base64Pairs[x>>48], base64Pairs[uint16(x>>32)]
+		c, d := base64Pairs[uint16(x>>16)], base64Pairs[uint16(x)]
+		if (a|b|c|d)&0xf000 != 0 {
 			break
 		}
-		out := dst[j : j+16 : j+16] // 12 bytes, and 2 more that the next round writes over
-		binary.BigEndian.PutUint64(out[:8], uint64(a)<<52|uint64(b)<<40|uint64(c)<<28|uint64(d)<<16)
-		binary.BigEndian.PutUint64(out[6:14], uint64(e)<<52|uint64(f)<<40|uint64(g)<<28|uint64(h)<<16)
-		i += 16
-		j += 12
+		binary.BigEndian.PutUint64(dst[j:j+8:j+8], uint64(a)<<52|uint64(b)<<40|uint64(c)<<28|uint64(d)<<16)
+		i += 8
+		j += 6
 	}
 	return i, j
 }
 
 // base64Pairs maps two base64 characters (the first in the high byte) to
 // their 12 bits, or to 0xffff when either is not in the alphabet.
-var base64Pairs = func() *[1 << 16]uint16 {
+var base64Pairs [1 << 16]uint16
+
+func init() {
 	var values [256]uint16
 	for i := range values {
 		values[i] = 0xffff
@@ -80,15 +87,13 @@ var base64Pairs = func() *[1 << 16]uint16 {
 	for v, c := range []byte(base64Chars) {
 		values[c] = uint16(v)
 	}
-	table := new([1 << 16]uint16)
 	for hi := range 256 {
 		for lo := range 256 {
 			if values[hi] == 0xffff || values[lo] == 0xffff {
-				table[hi<<8|lo] = 0xffff
+				base64Pairs[hi<<8|lo] = 0xffff
 				continue
 			}
-			table[hi<<8|lo] = values[hi]<<6 | values[lo]
+			base64Pairs[hi<<8|lo] = values[hi]<<6 | values[lo]
 		}
 	}
-	return table
-}()
+}

@@ -132,23 +132,31 @@ func FuzzDecodeRequest(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		want, wantErr := decodeInput(body)
-		got, gotErr := decodeRequest(bytes.Clone(body))
-		if (gotErr == nil) != (wantErr == nil) {
-			t.Fatalf("%q: decodeRequest error %v, encoding/json error %v", body, gotErr, wantErr)
-		}
-		if blob, ok := got["layerPartBlob"].(decodedBlob); ok {
-			text, _ := want["layerPartBlob"].(string)
-			if !isBase64([]byte(text)) {
-				t.Fatalf("%q: decoded %q, which is not base64", body, text)
-			}
-			bytes, _ := base64.StdEncoding.DecodeString(text)
-			if string(bytes) != string(blob) {
-				t.Fatalf("%q: decoded %x, want %x", body, blob, bytes)
-			}
-			got["layerPartBlob"] = text
-		}
-		if !reflect.DeepEqual(got, want) {
-			t.Fatalf("%q: decodeRequest read %#v, encoding/json %#v", body, got, want)
+		for _, head := range []int{0, 3, pageAlign} { // room before the body
+			buf := append(make([]byte, head), body...)
+			got, gotErr := decodeRequest(requestBody{buf: buf, head: head})
+			checkDecodedRequest(t, body, got, gotErr, want, wantErr)
 		}
 	})
+}
+
+func checkDecodedRequest(t *testing.T, body []byte, got map[string]any, gotErr *apiError, want map[string]any, wantErr *apiError) {
+	t.Helper()
+	if (gotErr == nil) != (wantErr == nil) {
+		t.Fatalf("%q: decodeRequest error %v, encoding/json error %v", body, gotErr, wantErr)
+	}
+	if blob, ok := got["layerPartBlob"].(decodedBlob); ok {
+		text, _ := want["layerPartBlob"].(string)
+		if !isBase64([]byte(text)) {
+			t.Fatalf("%q: decoded %q, which is not base64", body, text)
+		}
+		bytes, _ := base64.StdEncoding.DecodeString(text)
+		if string(bytes) != string(blob) {
+			t.Fatalf("%q: decoded %x, want %x", body, blob, bytes)
+		}
+		got["layerPartBlob"] = text
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("%q: decodeRequest read %#v, encoding/json %#v", body, got, want)
+	}
 }

@@ -31,33 +31,48 @@ type decodedBlob []byte
 
 var bodyPool sync.Pool // of *[]byte
 
+// requestBody is a request's body in a pooled buffer, after head bytes of
+// room where decodeRequest may put a part's bytes where they are aligned for
+// direct I/O (see partwrite.go).
+type requestBody struct {
+	buf  []byte // the room, then the body
+	head int
+}
+
+func (b requestBody) bytes() []byte { return b.buf[b.head:] }
+
 // readBody reads a request body of at most limit bytes into a pooled buffer,
 // and its SHA-256 (the SigV4 payload hash); release gives the buffer back
 // once nothing refers to it. The body is hashed as it arrives, a chunk at a
 // time while the chunk is still in the CPU's cache, rather than in a second
 // pass over up to 28 MiB.
-func readBody(r *http.Request, limit int) (body []byte, sum [sha256.Size]byte, tooLarge bool, release func(), err error) {
+func readBody(r *http.Request, limit int) (body requestBody, sum [sha256.Size]byte, tooLarge bool, release func(), err error) {
 	bp, _ := bodyPool.Get().(*[]byte)
 	if bp == nil {
 		bp = new([]byte)
 	}
 	release = func() {
-		*bp = body[:0]
+		*bp = body.buf[:0]
 		bodyPool.Put(bp)
 	}
 	if n := r.ContentLength; n >= 0 {
 		// The server stops the body at its Content-Length: read it in one go,
-		// into a buffer of exactly that size.
+		// into a buffer of exactly that size (and the room before it).
 		if n > int64(limit) {
-			return nil, sum, true, release, nil
+			return body, sum, true, release, nil
 		}
-		if int64(cap(*bp)) < n {
-			*bp = make([]byte, n)
+		head := 0
+		if n >= directMin {
+			head = pageAlign
 		}
-		body = (*bp)[:n]
+		if int64(cap(*bp)) < int64(head)+n {
+			*bp = make([]byte, int64(head)+n)
+		}
+		body = requestBody{buf: (*bp)[:int64(head)+n], head: head}
+		b := body.bytes()
 		h := sha256.New()
-		for off := 0; off < len(body) && err == nil; {
-			chunk := body[off:min(off+readChunk, len(body))]
+		for off := 0; off < len(b) && err == nil; {
+			chunk := b[off:min(off+readChunk, len(b))]
 			var got int
 			got, err = io.ReadFull(r.Body, chunk)
 			h.Write(chunk[:got])
@@ -68,8 +83,8 @@ func readBody(r *http.Request, limit int) (body []byte, sum [sha256.Size]byte, t
 	}
 	buf := bytes.NewBuffer((*bp)[:0])
 	_, err = buf.ReadFrom(io.LimitReader(r.Body, int64(limit)+1))
-	body = buf.Bytes()
-	return body, sha256.Sum256(body), len(body) > limit, release, err
+	body = requestBody{buf: buf.Bytes()}
+	return body, sha256.Sum256(body.buf), len(body.buf) > limit, release, err
 }
 
 // readChunk is how much of a body readBody reads before hashing it.
@@ -87,19 +102,36 @@ func decodeBody(body []byte) (map[string]any, *apiError) {
 }
 
 // decodeRequest is decodeBody for serving: a top-level layerPartBlob string
-// of base64 is decoded over its own text in the body, which it changes, and
-// is left there (as decodedBlob). Checking the text and decoding it are one
-// pass over up to 28 MiB.
-func decodeRequest(body []byte) (map[string]any, *apiError) {
+// of base64 is decoded over its own text in the body (which it changes),
+// moved back so that the part's bytes that the upload's file will hold at a
+// page-aligned offset are page-aligned in memory (when partFirstByte is
+// right), and left there as decodedBlob. Checking the text and decoding it
+// are one pass over up to 28 MiB.
+func decodeRequest(rb requestBody) (map[string]any, *apiError) {
+	body := rb.bytes()
 	start, end, found := locateBlob(body)
 	if !found {
 		return decodeInput(body)
 	}
-	n, ok := decodeInPlace(body[start:end])
-	if !ok { // the text is as it was
+	stripped := make([]byte, 0, len(body)-(end-start))
+	stripped = append(append(stripped, body[:start]...), body[end:]...)
+	input, apiErr := decodeInput(stripped)
+	if apiErr != nil {
+		if isBase64(body[start:end]) {
+			return nil, apiErr
+		}
 		return decodeInput(body)
 	}
-	return decodeAround(body, start, end, decodedBlob(body[start:start+n]))
+	firstByte, _ := input["partFirstByte"].(json.Number)
+	first, _ := firstByte.Int64() // 0 when it is not a number: only alignment depends on it
+	at := alignedStart(rb.buf, rb.head+start, first)
+	n, ok := decodeOver(rb.buf, at, rb.head+start, rb.head+end)
+	if !ok { // the text is as it was; what came before it is in stripped
+		copy(body, stripped[:start])
+		return decodeInput(body)
+	}
+	input["layerPartBlob"] = decodedBlob(rb.buf[at : at+n])
+	return input, nil
 }
 
 // decodeAround decodes the body without body[start:end], the text of a

@@ -49,17 +49,24 @@ func writePart(f *os.File, path string, digest hash.Hash, data []byte, off int64
 			data, off = data[n:], off+int64(n)
 			continue
 		}
-		// Aligned: hash and copy 256 KiB at a time, while the bytes are in
-		// the CPU's cache, into an aligned buffer written in one go.
-		bp := getAligned()
-		n := min(len(data), writeChunk) &^ (pageAlign - 1)
-		for i := 0; i < n; i += hashChunk {
-			piece := data[i:min(i+hashChunk, n)]
-			_, _ = digest.Write(piece)
-			copy(bp.b[i:], piece)
+		// At an aligned offset: written from where the bytes are when that
+		// is aligned too (decodeRequest sees to it), else hashed and copied
+		// 256 KiB at a time, while in the CPU's cache, to an aligned buffer.
+		n := min(len(data), directChunk) &^ (pageAlign - 1)
+		var err error
+		if isAligned(data) {
+			_, _ = digest.Write(data[:n])
+			_, err = direct.WriteAt(data[:n], off)
+		} else {
+			bp := getAligned()
+			for i := 0; i < n; i += hashChunk {
+				piece := data[i:min(i+hashChunk, n)]
+				_, _ = digest.Write(piece)
+				copy(bp.b[i:], piece)
+			}
+			_, err = direct.WriteAt(bp.b[:n], off)
+			putAligned(bp)
 		}
-		_, err := direct.WriteAt(bp.b[:n], off)
-		putAligned(bp)
 		if err != nil {
 			// Refused (alignment, or the file system): the page cache then,
 			// for the rest of the part. The bytes are hashed already.
@@ -77,6 +84,8 @@ func writePart(f *os.File, path string, digest hash.Hash, data []byte, off int64
 const (
 	// writeChunk is the most written with one system call.
 	writeChunk = 1 << 20
+	// directChunk is the most written with one direct write.
+	directChunk = 1 << 20
 	// hashChunk is how much is hashed and copied at a time: it stays in the
 	// CPU's cache in between.
 	hashChunk = 256 << 10
@@ -88,6 +97,25 @@ const (
 // page size (at least 4 KiB), so that a page the page cache holds (an edge)
 // is never also written directly.
 var pageAlign = max(4096, os.Getpagesize())
+
+// isAligned reports whether b starts at a multiple of pageAlign.
+func isAligned(b []byte) bool {
+	return uintptr(unsafe.Pointer(unsafe.SliceData(b)))%uintptr(pageAlign) == 0
+}
+
+// alignedStart is where in buf, at most start, to put bytes of which the
+// first is at offset first of a file, so that the one at the next
+// page-aligned offset of the file is page-aligned in memory; start when no
+// such place is before it.
+func alignedStart(buf []byte, start int, first int64) int {
+	a := int64(pageAlign)
+	addr := int64(uintptr(unsafe.Pointer(unsafe.SliceData(buf))) % uintptr(a))
+	back := int(((addr+int64(start)-first)%a + a) % a)
+	if back > start {
+		return start
+	}
+	return start - back
+}
 
 func alignUp(off int64) int64 {
 	a := int64(pageAlign)
@@ -106,9 +134,9 @@ func getAligned() *alignedBuffer {
 		return b
 	default:
 	}
-	raw := make([]byte, writeChunk+pageAlign)
+	raw := make([]byte, directChunk+pageAlign)
 	skip := (pageAlign - int(uintptr(unsafe.Pointer(unsafe.SliceData(raw))))%pageAlign) % pageAlign
-	return &alignedBuffer{b: raw[skip : skip+writeChunk]}
+	return &alignedBuffer{b: raw[skip : skip+directChunk]}
 }
 
 func putAligned(b *alignedBuffer) {

@@ -59,3 +59,38 @@ func firstDifference(a, b []byte) int {
 	}
 	return min(len(a), len(b))
 }
+
+// TestPartsAtOddOffsetsReadBack pushes parts of odd sizes through the
+// endpoint, so that their bytes are written from the request body at
+// offsets of every alignment, sends one part with the wrong first byte
+// (refused, then sent right), and reads the layer back byte for byte.
+func TestPartsAtOddOffsetsReadBack(t *testing.T) {
+	srv := startServer(t)
+	srv.CreateRepository(testRegion, "", "odd/app")
+	p := pusher{t, sdkClient(srv, testAccessKey, testSecretKey), "odd/app"}
+	sizes := []int{minPartSize + 1, minPartSize + 4095, minPartSize + 4096, minPartSize + 12345, 3}
+	var blob []byte
+	for i, size := range sizes {
+		blob = append(blob, randomBytes(size, uint64(i+10))...)
+	}
+	id := p.initiate()
+	first := 0
+	for i, size := range sizes {
+		part := blob[first : first+size]
+		if i == 2 {
+			if code := errorCode(t, p.part(id, int64(first+1), part)); code != "InvalidLayerPartException" {
+				t.Fatalf("a part at the wrong byte: %s", code)
+			}
+		}
+		if err := p.part(id, int64(first), part); err != nil {
+			t.Fatalf("part %d: %v", i, err)
+		}
+		first += size
+	}
+	if err := p.complete(id, digestOf(blob)); err != nil {
+		t.Fatal(err)
+	}
+	if got := readBlob(t, srv, "odd/app", digestOf(blob)); !bytes.Equal(got, blob) {
+		t.Fatalf("read back %d bytes, want %d; first difference at %d", len(got), len(blob), firstDifference(got, blob))
+	}
+}

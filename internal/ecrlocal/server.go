@@ -293,7 +293,7 @@ func (s *Server) serve(r *http.Request, rec *Request, fault *Fault) (any, *apiEr
 	if tooLarge {
 		return nil, &apiError{Code: "RequestEntityTooLargeException", Message: "Request body is too large.", Status: http.StatusRequestEntityTooLarge}
 	}
-	sig, apiErr := s.verifyPayloadSignature(r, len(body), payloadHash)
+	sig, apiErr := s.verifyPayloadSignature(r, len(body.bytes()), payloadHash)
 	rec.Region, rec.AccessKeyID, rec.CallerARN = sig.Region, sig.AccessKeyID, sig.Caller.ARN
 	if apiErr != nil {
 		return nil, apiErr
