@@ -5,7 +5,6 @@ package ecrlocal
 
 import (
 	"encoding/base64"
-	"encoding/binary"
 )
 
 // decodeBase64 decodes padded standard base64 into dst, which must hold
@@ -58,21 +57,21 @@ func decodeOver(buf []byte, at, start, end int) (n int, ok bool) {
 // up one and checks it. It leaves the last 4 characters (any padding) and
 // stops at the first 8 that are not all of the alphabet, or when dst has no
 // room for 8 more bytes. It returns how far it read and wrote. dst may be
-// src itself: each 8 characters are read before their 6 bytes (and 2 that
-// the next round writes over) are written over them.
+// src itself or start before it: each 8 characters are read before their 6
+// bytes (and 2 that the next round writes over) are written.
 func decodeQuanta(dst, src []byte) (i, j int) {
-	for i+8 <= len(src)-4 && j+8 <= len(dst) {
-		x := binary.BigEndian.Uint64(src[i : i+8 : i+8])
-		a, b := base64Pairs[x>>48], base64Pairs[uint16(x>>32)]
-		c, d := base64Pairs[uint16(x>>16)], base64Pairs[uint16(x)]
-		if (a|b|c|d)&0xf000 != 0 {
-			break
-		}
-		binary.BigEndian.PutUint64(dst[j:j+8:j+8], uint64(a)<<52|uint64(b)<<40|uint64(c)<<28|uint64(d)<<16)
-		i += 8
-		j += 6
-	}
-	return i, j
+	rounds := min((len(src)-4)/8, (len(dst)-2)/6)
+	k := decodeRounds(dst, src, rounds)
+	return 8 * k, 6 * k
+}
+
+// decodeRound decodes the 8 characters of x (the first in the high byte)
+// to the high 48 bits of its result; ok is false when one of them is not
+// of the alphabet.
+func decodeRound(x uint64) (out uint64, ok bool) {
+	a, b := base64Pairs[x>>48], base64Pairs[uint16(x>>32)]
+	c, d := base64Pairs[uint16(x>>16)], base64Pairs[uint16(x)]
+	return uint64(a)<<52 | uint64(b)<<40 | uint64(c)<<28 | uint64(d)<<16, (a|b|c|d)&0xf000 == 0
 }
 
 // base64Pairs maps two base64 characters (the first in the high byte) to
