@@ -13,7 +13,7 @@ import (
 
 // TestNotAlphabet checks the word-at-a-time alphabet test against the
 // table for every byte value in every position of a word, next to
-// neighbours of every kind.
+// neighbors of every kind.
 func TestNotAlphabet(t *testing.T) {
 	for _, fill := range []byte{'A', 'z', '0', '+', '/', '=', 0x00, 0x7f, 0x80, 0xff, '"', '\\'} {
 		for pos := range 8 {
