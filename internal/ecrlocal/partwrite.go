@@ -24,7 +24,7 @@ import (
 func writePart(f *os.File, path string, digest hash.Hash, data []byte, off int64) error {
 	var direct *os.File
 	if len(data) >= directMin {
-		direct, _ = openDirect(path) // nil where there is no direct I/O
+		direct, _ = directOpener(path) // nil where there is no direct I/O
 	}
 	if direct != nil {
 		defer func() { _ = direct.Close() }()
@@ -80,6 +80,9 @@ func writePart(f *os.File, path string, digest hash.Hash, data []byte, off int64
 	}
 	return nil
 }
+
+// directOpener is openDirect, or what a test puts in its place.
+var directOpener = openDirect
 
 const (
 	// writeChunk is the most written with one system call.

@@ -51,6 +51,33 @@ func TestWritePartEdges(t *testing.T) {
 	}
 }
 
+// TestWritePartWhereDirectWritesFail: where the file opens for direct I/O
+// but refuses direct writes, parts go through the page cache all the same.
+func TestWritePartWhereDirectWritesFail(t *testing.T) {
+	defer func(open func(string) (*os.File, error)) { directOpener = open }(directOpener)
+	directOpener = func(path string) (*os.File, error) { return os.Open(path) } // read-only: every write fails
+	path := filepath.Join(t.TempDir(), "upload")
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	part := randomBytes(3*writeChunk+5, 7)
+	digest := sha256.New()
+	if err := writePart(f, path, digest, part[:1000], 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := writePart(f, path, digest, part[1000:], 1000); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.ReadFile(path); err != nil || !bytes.Equal(got, part) {
+		t.Fatalf("read back %d bytes (%v), want %d", len(got), err, len(part))
+	}
+	if sum := sha256.Sum256(part); !bytes.Equal(digest.Sum(nil), sum[:]) {
+		t.Fatal("the digest is not the bytes'")
+	}
+}
+
 func firstDifference(a, b []byte) int {
 	for i := range min(len(a), len(b)) {
 		if a[i] != b[i] {
