@@ -59,17 +59,10 @@ func decodeOver(buf []byte, at, start, end int) (n int, ok bool) {
 // room for 8 more bytes. It returns how far it read and wrote. dst may be
 // src itself or start before it: each 8 characters are read before their 6
 // bytes (and 2 that the next round writes over) are written.
-//
-// With AVX2 it first decodes 32 characters at a time, three times as fast,
-// up to the first 32 with a character that is not of the alphabet.
 func decodeQuanta(dst, src []byte) (i, j int) {
-	if blocks := min((len(src)-4)/32, (len(dst)-8)/24); useAVX2 && blocks > 0 {
-		k := decodeBlocksAVX2(&dst[0], &src[0], blocks)
-		i, j = 32*k, 24*k
-	}
-	rounds := min((len(src)-i-4)/8, (len(dst)-j-2)/6)
-	k := decodeRounds(dst[j:], src[i:], rounds)
-	return i + 8*k, j + 6*k
+	rounds := min((len(src)-4)/8, (len(dst)-2)/6)
+	k := decodeRounds(dst, src, rounds)
+	return 8 * k, 6 * k
 }
 
 // decodeRound decodes the 8 characters of x (the first in the high byte)
