@@ -4,14 +4,11 @@
 package ecrlocal
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding"
-	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"hash"
-	"io"
 	"os"
 	"strings"
 	"sync"
@@ -101,11 +98,11 @@ func (s *Server) uploadFor(c *call) (*upload, *apiError) {
 }
 
 func (s *Server) uploadLayerPart(c *call) (any, *apiError) {
-	text, ok := c.blobText("layerPartBlob")
+	data, ok := c.blob("layerPartBlob")
 	if !ok {
 		return nil, newError("SerializationException", "layerPartBlob is not valid base64.")
 	}
-	size, _ := decodedBlobLen(text) // a checked length
+	size := len(data)
 	first, last := c.int64("partFirstByte"), c.int64("partLastByte")
 	s.countPart(s.keyFor(c, c.str("repositoryName")), c.str("uploadId"), int64(size))
 
@@ -124,7 +121,7 @@ func (s *Server) uploadLayerPart(c *call) (any, *apiError) {
 	case u.parts >= maxPartsPerLayer:
 		return nil, newError("LimitExceededException", fmt.Sprintf("An upload may have at most %d parts.", maxPartsPerLayer))
 	}
-	if err := u.appendPart(text); err != nil {
+	if err := u.appendPart(data); err != nil {
 		return nil, newError("ServerException", "storing the part: "+err.Error())
 	}
 	if u.parts > 0 && u.lastPartSize < minPartSize {
@@ -141,10 +138,10 @@ func (s *Server) uploadLayerPart(c *call) (any, *apiError) {
 	}, nil
 }
 
-// appendPart decodes a part's base64 straight into the upload's file and
-// digest. On failure both are put back as they were, so the upload can go
-// on from its last valid byte. The caller holds u.mu.
-func (u *upload) appendPart(text blobText) (err error) {
+// appendPart writes a part's bytes to the upload's file and digest. On
+// failure both are put back as they were, so the upload can go on from its
+// last valid byte. The caller holds u.mu.
+func (u *upload) appendPart(data []byte) (err error) {
 	state, err := u.digest.MarshalBinary()
 	if err != nil {
 		return err
@@ -162,11 +159,7 @@ func (u *upload) appendPart(text blobText) (err error) {
 			err = cerr
 		}
 	}()
-	if _, err = f.Seek(u.received, io.SeekStart); err != nil {
-		return err
-	}
-	_, err = io.Copy(io.MultiWriter(f, u.digest), base64.NewDecoder(base64.StdEncoding, bytes.NewReader(text)))
-	return err
+	return writePart(f, u.path, u.digest, data, u.received)
 }
 
 // invalidPart is InvalidLayerPartException, carrying the last byte the upload

@@ -226,6 +226,8 @@ func (v *validator) blob(s *shape, val any, path string) {
 		n, err = decodedBlobLen(t)
 	case blobText:
 		n, err = decodedBlobLen(t)
+	case decodedBlob:
+		n = len(t)
 	default:
 		v.wrongType(path, "base64-encoded string")
 		return

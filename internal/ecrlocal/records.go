@@ -93,6 +93,8 @@ func redactBlob(input map[string]any) map[string]any {
 			case blobText:
 				n, _ := decodedBlobLen(blob)
 				v = fmt.Sprintf("<%d bytes>", n)
+			case decodedBlob:
+				v = fmt.Sprintf("<%d bytes>", len(blob))
 			}
 		}
 		out[k] = v

@@ -4,6 +4,7 @@
 package ecrlocal
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -50,15 +51,25 @@ func (c *call) int64(name string) int64 {
 	return v
 }
 
-// blobText returns a blob member's base64 text and whether it is valid.
-func (c *call) blobText(name string) (blobText, bool) {
+// blob returns a blob member's bytes and whether it was valid base64.
+func (c *call) blob(name string) ([]byte, bool) {
+	var text []byte
 	switch v := c.input[name].(type) {
+	case decodedBlob:
+		return v, true // decodeRequest decoded it
 	case blobText:
-		return v, true // decodeBody checked it
+		text = v // decodeBody checked it
 	case string:
-		return blobText(v), isBase64([]byte(v))
+		text = []byte(v)
+	default:
+		return nil, false
 	}
-	return nil, false
+	if !isBase64(text) {
+		return nil, false
+	}
+	data := make([]byte, base64.StdEncoding.DecodedLen(len(text)))
+	n, err := decodeBase64(data, text)
+	return data[:n], err == nil
 }
 
 func (c *call) strings(name string) []string {

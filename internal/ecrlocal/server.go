@@ -285,7 +285,7 @@ func (s *Server) serve(r *http.Request, rec *Request, fault *Fault) (any, *apiEr
 	if r.Method != http.MethodPost || r.URL.Path != "/" {
 		return nil, newError("UnknownOperationException", "Only POST / is served.")
 	}
-	body, tooLarge, release, err := readBody(r, maxRequestBytes)
+	body, payloadHash, tooLarge, release, err := readBody(r, maxRequestBytes)
 	defer release()
 	if err != nil {
 		return nil, newError("SerializationException", "The request body could not be read: "+err.Error())
@@ -293,7 +293,7 @@ func (s *Server) serve(r *http.Request, rec *Request, fault *Fault) (any, *apiEr
 	if tooLarge {
 		return nil, &apiError{Code: "RequestEntityTooLargeException", Message: "Request body is too large.", Status: http.StatusRequestEntityTooLarge}
 	}
-	sig, apiErr := s.verifySignature(r, body)
+	sig, apiErr := s.verifyPayloadSignature(r, len(body.bytes()), payloadHash)
 	rec.Region, rec.AccessKeyID, rec.CallerARN = sig.Region, sig.AccessKeyID, sig.Caller.ARN
 	if apiErr != nil {
 		return nil, apiErr
@@ -314,7 +314,7 @@ func (s *Server) serve(r *http.Request, rec *Request, fault *Fault) (any, *apiEr
 	if limiter := s.quotas[rec.Operation]; limiter != nil && !limiter.Allow() {
 		return nil, newError("ThrottlingException", "Rate exceeded")
 	}
-	input, apiErr := decodeBody(body)
+	input, apiErr := decodeRequest(body)
 	if apiErr != nil {
 		return nil, apiErr
 	}

@@ -4,7 +4,6 @@
 package ecrlocal
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -69,6 +68,12 @@ func parseAuthorization(header string) (signature, *apiError) {
 // secret of the key that signed it, using the AWS SDK's own signer over exactly the headers
 // the client signed, and compares it with the one sent.
 func (s *Server) verifySignature(r *http.Request, body []byte) (signature, *apiError) {
+	return s.verifyPayloadSignature(r, len(body), sha256.Sum256(body))
+}
+
+// verifyPayloadSignature is verifySignature for a body of size bytes whose
+// SHA-256 is payloadHash, worked out as the body was read.
+func (s *Server) verifyPayloadSignature(r *http.Request, size int, payloadHash [sha256.Size]byte) (signature, *apiError) {
 	sig, apiErr := parseAuthorization(r.Header.Get("Authorization"))
 	if apiErr != nil {
 		return sig, apiErr
@@ -93,7 +98,7 @@ func (s *Server) verifySignature(r *http.Request, body []byte) (signature, *apiE
 			" is now earlier or later than 15 minutes from the server's time.")
 	}
 
-	replay, err := http.NewRequestWithContext(context.Background(), r.Method, "http://"+r.Host+r.URL.RequestURI(), bytes.NewReader(body))
+	replay, err := http.NewRequestWithContext(context.Background(), r.Method, "http://"+r.Host+r.URL.RequestURI(), http.NoBody)
 	if err != nil {
 		return sig, newError("IncompleteSignatureException", "The request cannot be canonicalised.")
 	}
@@ -103,7 +108,7 @@ func (s *Server) verifySignature(r *http.Request, body []byte) (signature, *apiE
 		switch name {
 		case "host":
 		case "content-length":
-			replay.ContentLength = int64(len(body))
+			replay.ContentLength = int64(size)
 		default:
 			for _, v := range r.Header.Values(name) {
 				replay.Header.Add(name, v)
@@ -113,9 +118,8 @@ func (s *Server) verifySignature(r *http.Request, body []byte) (signature, *apiE
 	if !slices.Contains(sig.SignedHeaders, "content-length") {
 		replay.ContentLength = 0
 	}
-	sum := sha256.Sum256(body)
 	creds := aws.Credentials{AccessKeyID: caller.AccessKeyID, SecretAccessKey: caller.SecretAccessKey, SessionToken: caller.SessionToken}
-	if err := v4.NewSigner().SignHTTP(context.Background(), creds, replay, hex.EncodeToString(sum[:]),
+	if err := v4.NewSigner().SignHTTP(context.Background(), creds, replay, hex.EncodeToString(payloadHash[:]),
 		sig.Service, sig.Region, signedAt); err != nil {
 		return sig, newError("IncompleteSignatureException", "The request cannot be signed: "+err.Error())
 	}
