@@ -70,4 +70,3 @@ func tempPID(name string) (int, bool) {
 	pid, err := strconv.Atoi(digits)
 	return pid, ok && err == nil && pid > 0
 }
-
