@@ -251,6 +251,11 @@ func (dep *deployer) lookBefore(ctx context.Context, tags []string) error {
 			if sameDigest(stored.Digest, dep.d.Want.Digest) {
 				dep.wantExisted = true
 			}
+			// The registry, for a target that names none: a put of an
+			// image that is there already answers without it.
+			if dep.res.RegistryID == "" {
+				dep.res.RegistryID = stored.RegistryID
+			}
 		}
 	}
 	return nil

@@ -101,7 +101,9 @@ func (r *imageResource) deployImage(ctx context.Context, req deployRequest) (*im
 		out = *req.state
 	}
 	out.Region = types.StringValue(target.Region)
-	if !known(out.RegistryID) && res.RegistryID != "" {
+	if !known(out.RegistryID) {
+		// Unknown only where the provider skipped the account look-up and
+		// ECR named no registry either: the state may not hold an unknown.
 		out.RegistryID = types.StringValue(res.RegistryID)
 	}
 	out.ImageDigest = types.StringValue(res.Owned.Digest)
