@@ -433,7 +433,14 @@ func (p *Pusher) pushShared(ctx context.Context, target Target, j *job, upload *
 	for {
 		s.flightsMu.Lock()
 		if s.flights == nil {
-			s.flights = map[string]*flight{}
+			s.flights, s.sent = map[string]*flight{}, map[string]bool{}
+		}
+		if s.sent[key] {
+			s.flightsMu.Unlock()
+			r := j.result
+			r.Skipped = true
+			prog.update(j.index, j.blob.Name, j.blob.Digest, j.blob.Size, PhaseSkipped, j.blob.Size)
+			return r, nil
 		}
 		f, busy := s.flights[key]
 		if !busy {
@@ -446,6 +453,9 @@ func (p *Pusher) pushShared(ctx context.Context, target Target, j *job, upload *
 			f.result, f.err = p.pushHoldingSlot(ctx, target, j, upload, prog, sh)
 			s.flightsMu.Lock()
 			delete(s.flights, key)
+			if f.err == nil {
+				s.sent[key] = true
+			}
 			s.flightsMu.Unlock()
 			close(f.done)
 			return f.result, f.err

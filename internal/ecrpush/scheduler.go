@@ -34,6 +34,10 @@ type Scheduler struct {
 
 	flightsMu sync.Mutex
 	flights   map[string]*flight
+	// sent holds the blobs a push sharing this Scheduler completed: a push
+	// that checked availability before that completion, and so found the
+	// blob missing, must not send it again once the flight is over.
+	sent map[string]bool
 }
 
 // share is one Push call's part of a Scheduler.

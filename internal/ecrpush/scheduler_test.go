@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/ecr"
+
 	"github.com/ecrlabs/terraform-provider-ecr/internal/ecrlocal"
 )
 
@@ -139,5 +141,39 @@ func TestLostCompletionIsNotSentAgain(t *testing.T) {
 	}
 	if !isAvailable(t, srv, blob.Digest) {
 		t.Fatal("not available")
+	}
+}
+
+// staleAvailability answers every availability check as if ECR had none
+// of the blobs: what a push sees when it checked before another push, in
+// the same process, completed the blob.
+type staleAvailability struct{ PushAPI }
+
+func (s staleAvailability) BatchCheckLayerAvailability(ctx context.Context, in *ecr.BatchCheckLayerAvailabilityInput,
+	opts ...func(*ecr.Options)) (*ecr.BatchCheckLayerAvailabilityOutput, error) {
+	out, err := s.PushAPI.BatchCheckLayerAvailability(ctx, in, opts...)
+	if err == nil {
+		out.Failures, out.Layers = nil, nil
+	}
+	return out, err
+}
+
+// TestABlobCompletedInTheProcessIsNotSentAgain: one push completes a blob;
+// another, sharing the Scheduler, found it missing before that (its check
+// is stale) and comes to send it after the first push's flight is over. It
+// reports it skipped and sends nothing.
+func TestABlobCompletedInTheProcessIsNotSentAgain(t *testing.T) {
+	f := newFakeECR(5 * mib)
+	sched := &Scheduler{}
+	blob, _ := randomBlob(6*mib, 7)
+	if _, err := (&Pusher{API: f, Scheduler: sched}).Push(context.Background(), pushTarget, []Blob{blob}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := (&Pusher{API: staleAvailability{f}, Scheduler: sched}).Push(context.Background(), pushTarget, []Blob{blob})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := f.count("InitiateLayerUpload"); n != 1 || !res[0].Skipped {
+		t.Fatalf("%d uploads; result %+v", n, res[0])
 	}
 }
