@@ -418,21 +418,9 @@ func UntagImage(ctx context.Context, api ImageAPI, target Target, digest string,
 	if err != nil || !found {
 		return nil, err
 	}
-	var remove []string
-	for _, tag := range tags {
-		if slices.Contains(info.Tags, tag) {
-			remove = append(remove, tag)
-		}
-	}
-	for start := 0; start < len(remove); start += 100 {
-		batch := remove[start:min(start+100, len(remove))]
-		ids := make([]types.ImageIdentifier, len(batch))
-		for i, tag := range batch {
-			ids[i] = types.ImageIdentifier{ImageTag: aws.String(tag)}
-		}
-		if err := batchDelete(ctx, api, target, ids); err != nil {
-			return remove[:start], err
-		}
+	remove := intersect(tags, info.Tags)
+	if err := untagAll(ctx, api, target, remove); err != nil {
+		return nil, err
 	}
 	return remove, nil
 }
