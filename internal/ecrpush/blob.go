@@ -29,6 +29,38 @@ type Blob struct {
 	// Content is read with ReadAt, from several goroutines at once when the
 	// same content is hashed and sent; *os.File and *bytes.Reader do.
 	Content io.ReaderAt
+	// Open, for content that streams (a blob copied from a registry), reads
+	// it from offset to its end; it is used only when Content is nil, and
+	// called again at the byte ECR wants when an upload goes on from
+	// another byte than the next. A streamed blob must give its Digest.
+	// What its reader returns with the last byte (a digest check's error)
+	// counts: the engine does not drop an error that comes with a full read.
+	Open func(ctx context.Context, offset int64) (io.ReadCloser, error)
+}
+
+// streamReaderAt reads a stream opened at pos as a ReaderAt that must be
+// read in order, as the part reader does: each ReadAt starts where the last
+// one ended.
+type streamReaderAt struct {
+	r   io.Reader
+	pos int64
+}
+
+func (s *streamReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	if off != s.pos {
+		return 0, fmt.Errorf("the streamed content was read at byte %s where it stands at byte %s",
+			commas(off), commas(s.pos))
+	}
+	n := 0
+	for n < len(p) {
+		m, err := s.r.Read(p[n:])
+		n += m
+		s.pos += int64(m)
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 // OpenFileBlob opens a file as a Blob (its Name is the path, its Digest
@@ -92,7 +124,7 @@ func HashBlob(ctx context.Context, content io.ReaderAt, size int64, onProgress f
 // *BlobReadError (unreadable, or shorter than size).
 func readFull(content io.ReaderAt, buf []byte, off, size int64) error {
 	n, err := content.ReadAt(buf, off)
-	if n == len(buf) {
+	if n == len(buf) && (err == nil || errors.Is(err, io.EOF)) {
 		return nil // ReadAt may report io.EOF with a full read at the end
 	}
 	if err == nil || errors.Is(err, io.EOF) {

@@ -343,6 +343,21 @@ func (b *blobPush) pipeline(ctx context.Context, start int64) error {
 // sender, until the end of the blob, a read error or cancellation.
 func (b *blobPush) read(ctx context.Context, start int64, parts chan<- part, free chan *[]byte) {
 	defer close(parts)
+	content := b.blob.Content
+	if content == nil {
+		// A stream is opened at the byte ECR wants and read once, in order;
+		// nothing of it is kept but the parts in flight.
+		r, err := b.blob.Open(ctx, start)
+		if err != nil {
+			select {
+			case parts <- part{buf: <-free, off: start, err: &BlobReadError{Offset: start, Size: b.blob.Size, Err: err}}:
+			case <-ctx.Done():
+			}
+			return
+		}
+		defer func() { _ = r.Close() }()
+		content = &streamReaderAt{r: r, pos: start}
+	}
 	scratch := make([]byte, presignScratch)
 	for off := start; off < b.blob.Size; {
 		var buf *[]byte
@@ -359,12 +374,12 @@ func (b *blobPush) read(ctx context.Context, start int64, parts chan<- part, fre
 			if int64(cap(*buf)) < encLen {
 				*buf = make([]byte, encLen)
 			}
-			pt.pre, pt.err = presignEncoded(b.blob.Content, off, n, b.blob.Size, (*buf)[:encLen], scratch[:len(scratch)/4*3])
+			pt.pre, pt.err = presignEncoded(content, off, n, b.blob.Size, (*buf)[:encLen], scratch[:len(scratch)/4*3])
 		} else {
 			if int64(cap(*buf)) < n {
 				*buf = make([]byte, n)
 			}
-			pt.err = readFull(b.blob.Content, (*buf)[:n], off, b.blob.Size)
+			pt.err = readFull(content, (*buf)[:n], off, b.blob.Size)
 			if pt.err == nil && presigning {
 				pt.pre, pt.err = presign((*buf)[:n], scratch)
 			}

@@ -285,8 +285,10 @@ func checkBlobs(blobs []Blob) error {
 		switch {
 		case b.Size < 0:
 			reason = fmt.Sprintf("size %d is negative", b.Size)
-		case b.Content == nil && b.Size > 0:
+		case b.Content == nil && b.Open == nil && b.Size > 0:
 			reason = "it has no content to read"
+		case b.Content == nil && b.Open != nil && b.Digest == "":
+			reason = "it streams and gives no digest: a stream is read once, to be sent"
 		case b.Digest != "":
 			reason = checkDigest(b.Digest)
 		}
