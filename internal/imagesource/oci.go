@@ -68,7 +68,12 @@ func (p *planner) planOCI() error {
 		return &ChoiceError{Path: p.path, Problem: fmt.Sprintf("index.json lists %d images and no ref picks one", len(cands)),
 			Hint: "set ref to one of these (a name or a digest)", Candidates: candidates(cands)}
 	}
-	root := cands[0]
+	return p.planRoot(cands[0])
+}
+
+// planRoot plans the push of the image or index root describes: the one
+// index.json picks, or the one a registry reference names.
+func (p *planner) planRoot(root v1.Descriptor) error {
 	raw, mt, err := p.readManifest(root, "")
 	if err != nil {
 		return err
@@ -170,6 +175,13 @@ func (p *planner) readManifest(d v1.Descriptor, what string) ([]byte, types.Medi
 
 // loadManifest reads the manifest d describes and checks it against d.
 func (p *planner) loadManifest(d v1.Descriptor, what string) (*manifestFile, error) {
+	if p.remote != nil {
+		raw, err := p.remote.manifest(p.ctx, d)
+		if err != nil {
+			return nil, err
+		}
+		return parseManifestFile(raw, p.remote.blobName(d.Digest.String()))
+	}
 	name := blobName(d.Digest)
 	size, err := p.store.stat(name)
 	if err != nil {
@@ -192,6 +204,12 @@ func (p *planner) loadManifest(d v1.Descriptor, what string) (*manifestFile, err
 	if got := "sha256:" + hex.EncodeToString(sum[:]); got != d.Digest.String() {
 		return nil, &DigestMismatchError{Name: p.where(name), Want: d.Digest.String(), Got: got, Size: int64(len(raw))}
 	}
+	return parseManifestFile(raw, p.where(name))
+}
+
+// parseManifestFile reads what a manifest's own fields say of its type;
+// where names it in errors.
+func parseManifestFile(raw []byte, where string) (*manifestFile, error) {
 	var doc struct {
 		SchemaVersion int             `json:"schemaVersion"`
 		MediaType     types.MediaType `json:"mediaType"`
@@ -199,7 +217,7 @@ func (p *planner) loadManifest(d v1.Descriptor, what string) (*manifestFile, err
 		Manifests     json.RawMessage `json:"manifests"`
 	}
 	if err := json.Unmarshal(raw, &doc); err != nil {
-		return nil, fmt.Errorf("%s is not a manifest: %w", p.where(name), err)
+		return nil, fmt.Errorf("%s is not a manifest: %w", where, err)
 	}
 	return &manifestFile{raw: raw, schemaVersion: doc.SchemaVersion, mediaType: doc.MediaType,
 		hasConfig: doc.Config != nil, hasManifests: doc.Manifests != nil}, nil
@@ -278,6 +296,13 @@ func (p *planner) addImageManifest(d v1.Descriptor, raw []byte, mt types.MediaTy
 			return &UnsupportedError{Path: p.path, What: fmt.Sprintf("blob digest %s: only sha256 digests are pushed to ECR", b.Digest)}
 		}
 		name := blobName(b.Digest)
+		if p.remote != nil {
+			if len(b.URLs) > 0 || !b.MediaType.IsDistributable() {
+				continue // a foreign layer: registries fetch it from its URLs
+			}
+			p.addRemoteBlob(b)
+			continue
+		}
 		if len(b.URLs) > 0 {
 			held, err := exists(p.store, name)
 			if err != nil {
@@ -343,7 +368,12 @@ func (p *planner) configPlatform(raw []byte) (*v1.Platform, error) {
 	if !m.Config.MediaType.IsConfig() {
 		return nil, nil // an artifact: no platform
 	}
-	cfgRaw, err := readSmall(p.store, name, maxConfigSize)
+	var cfgRaw []byte
+	if p.remote != nil {
+		cfgRaw, err = p.remote.smallBlob(p.ctx, m.Config, maxConfigSize)
+	} else {
+		cfgRaw, err = readSmall(p.store, name, maxConfigSize)
+	}
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, &MissingError{Path: p.path, Name: name, Digest: m.Config.Digest.String(), What: "config"}

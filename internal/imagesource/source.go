@@ -93,11 +93,24 @@ type Blob struct {
 	// not hash to its digest at CompleteLayerUpload, before any manifest is
 	// put; Verify checks them here.
 	Content io.ReaderAt
+	// Open reads the blob from offset to its end, for a source that streams
+	// (a registry); nil when Content is set. A read from offset 0 is checked
+	// against Digest as it streams: the Read that delivers the last byte
+	// returns a *DigestMismatchError when they differ (together with n > 0,
+	// so do not use io.ReadFull, which drops it). More or fewer bytes than
+	// Size is an error too. A read from offset > 0 asks for an HTTP range
+	// (Range: bytes=<offset>-), and where the registry answers 200 with the
+	// whole blob, reads and discards up to offset; it cannot check the
+	// digest (ECR checks it at CompleteLayerUpload).
+	Open func(ctx context.Context, offset int64) (io.ReadCloser, error)
 }
 
 // Verify reads the whole blob and checks it against its digest: a
 // *DigestMismatchError if they differ.
 func (b Blob) Verify(ctx context.Context) error {
+	if b.Content == nil && b.Open != nil {
+		return b.verifyStream(ctx)
+	}
 	got, err := hashReaderAt(ctx, b.Content, b.Size)
 	if err != nil {
 		return fmt.Errorf("reading %s: %w", b.Name, err)
@@ -115,6 +128,8 @@ type Source struct {
 	store     store
 	manifests []Manifest
 	blobs     []Blob
+	// release frees what a registry source holds (idle connections).
+	release func()
 }
 
 // Path is the path given to Open.
@@ -161,6 +176,10 @@ func (s *Source) Verify(ctx context.Context) error {
 // Close releases the files the Source holds open and removes its temporary
 // file, if any. Blob contents are unreadable after it.
 func (s *Source) Close() error {
+	if s.release != nil {
+		s.release()
+		s.release = nil
+	}
 	if s.store == nil {
 		return nil
 	}
@@ -255,6 +274,10 @@ type planner struct {
 	store store
 	opts  Options
 	want  *v1.Platform
+	// remote, when not nil, is the registry the manifests and blobs are
+	// read from instead of store; ctx bounds those reads.
+	remote *remoteSession
+	ctx    context.Context
 
 	manifests     []Manifest
 	seenManifests map[string]bool
@@ -265,6 +288,9 @@ type planner struct {
 
 // where names a file of the source in messages.
 func (p *planner) where(name string) string {
+	if p.remote != nil {
+		return p.remote.blobName(strings.ReplaceAll(strings.TrimPrefix(name, "blobs/"), "/", ":"))
+	}
 	if p.kind == KindOCILayout || (p.kind == KindDockerArchive && p.isDir()) {
 		return p.path + string(os.PathSeparator) + strings.ReplaceAll(name, "/", string(os.PathSeparator))
 	}
