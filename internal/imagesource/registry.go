@@ -183,8 +183,9 @@ type remoteSession struct {
 	client     *http.Client
 	release    func()
 
-	mu      sync.Mutex
-	fetched map[string][]byte // manifests by digest, read once
+	mu         sync.Mutex
+	fetched    map[string][]byte // manifests by digest, read once
+	smallBlobs map[string][]byte // configs read to plan, by digest: sent from memory
 }
 
 func newRemoteSession(ctx context.Context, ref string, opts RemoteOptions) (*remoteSession, error) {
@@ -200,7 +201,7 @@ func newRemoteSession(ctx context.Context, ref string, opts RemoteOptions) (*rem
 	base, release := baseTransport(opts)
 	s := &remoteSession{ref: ref, parsed: parsed, registry: reg.RegistryStr(), repo: parsed.Context().RepositoryStr(),
 		host: creds.target.RegistryStr(), scheme: creds.target.Scheme(), credential: creds.source,
-		release: release, fetched: map[string][]byte{}}
+		release: release, fetched: map[string][]byte{}, smallBlobs: map[string][]byte{}}
 	scope := creds.target.Repo(s.repo).Scope(transport.PullScope)
 	tr, err := transport.NewWithContext(ctx, creds.target, creds.auth, base, []string{scope})
 	if err != nil {

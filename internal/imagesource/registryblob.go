@@ -4,6 +4,7 @@
 package imagesource
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -34,12 +35,20 @@ func (s *remoteSession) openBlob(ctx context.Context, digest string, size, offse
 	if offset < 0 || offset > size {
 		return nil, fmt.Errorf("reading %s from byte %d: it has %d bytes", name, offset, size)
 	}
+	s.mu.Lock()
+	raw, read := s.smallBlobs[digest]
+	s.mu.Unlock()
+	if read && int64(len(raw)) == size {
+		return io.NopCloser(bytes.NewReader(raw[offset:])), nil
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url("blobs", digest), nil)
 	if err != nil {
 		return nil, err
 	}
 	if offset > 0 {
-		req.Header.Set("Range", fmt.Sprintf("bytes=%d-", offset))
+		// With its last byte: go-containerregistry's registry, for one,
+		// refuses the open-ended form ("bytes=<first>-").
+		req.Header.Set("Range", fmt.Sprintf("bytes=%d-%d", offset, size-1))
 	}
 	resp, err := s.client.Do(req)
 	if err != nil {
@@ -164,7 +173,16 @@ func (s *remoteSession) smallBlob(ctx context.Context, d v1.Descriptor, limit in
 		return nil, err
 	}
 	defer func() { _ = rc.Close() }()
-	return io.ReadAll(rc)
+	raw, err := io.ReadAll(rc)
+	if err != nil {
+		return nil, err
+	}
+	// Checked against its digest as it was read: the push sends these
+	// bytes rather than fetch the blob a second time.
+	s.mu.Lock()
+	s.smallBlobs[d.Digest.String()] = raw
+	s.mu.Unlock()
+	return raw, nil
 }
 
 // verifyStream is Verify for a blob read with Open.

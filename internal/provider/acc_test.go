@@ -57,7 +57,15 @@ func TestMain(m *testing.M) {
 	_ = os.Setenv("AWS_CONFIG_FILE", os.DevNull)
 	_ = os.Setenv("AWS_SHARED_CREDENTIALS_FILE", os.DevNull)
 	_ = os.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	os.Exit(m.Run())
+	// Nor the machine's Docker logins: a copy's credentials are the test's.
+	dockerConfig, err := os.MkdirTemp("", "docker-config-")
+	if err != nil {
+		panic(err)
+	}
+	_ = os.Setenv("DOCKER_CONFIG", dockerConfig)
+	code := m.Run()
+	_ = os.RemoveAll(dockerConfig)
+	os.Exit(code)
 }
 
 // testAccEndpoint starts a local ECR endpoint with the test credentials.

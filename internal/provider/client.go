@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -43,6 +44,13 @@ type client struct {
 	secrets []string
 	// interrupted ends when the provider process is interrupted.
 	interrupted context.Context
+	// endpoint is the custom ECR endpoint, or "": with one, reads of an ECR
+	// source_image go where its GetAuthorizationToken says the registry is.
+	endpoint string
+	// logins are ECR registry tokens by account and region, reused until
+	// shortly before they expire: one call for any number of images.
+	loginsMu sync.Mutex
+	logins   map[string]ecrpush.RegistryLogin
 }
 
 // providerClient is what every type's Configure does with the provider's
@@ -137,6 +145,7 @@ func newClient(ctx context.Context, m providerModel, cfg *awsbase.Config, interr
 	if e, _ := m.endpoints(ctx); !e.ECR.IsNull() { // decoded without error in baseConfig
 		endpoint = e.ECR.ValueString()
 	}
+	c.endpoint = endpoint
 	c.ecr = ecrpush.NewClient(awsCfg, ecrpush.ClientOptions{Endpoint: endpoint, Quotas: ecrpush.ServiceQuotas})
 	tflog.Debug(ctx, "ECR client configured", map[string]any{"region": awsCfg.Region, "account_id": c.accountID})
 	return c, diags

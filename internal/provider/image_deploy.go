@@ -11,12 +11,10 @@ import (
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
-	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/ecrlabs/terraform-provider-ecr/internal/ecrpush"
-	"github.com/ecrlabs/terraform-provider-ecr/internal/imagesource"
 )
 
 // ecr_image's Create, Update and Delete map Terraform's plan onto
@@ -30,6 +28,8 @@ type deployRequest struct {
 	state     *imageResourceModel
 	operation string // "create" or "update", for the timeouts block
 	limit     time.Duration
+	// password is source_password_wo, which only the configuration holds.
+	password string
 }
 
 // deployImage runs the deployment and returns the state to record: nil when
@@ -55,24 +55,24 @@ func (r *imageResource) deployImage(ctx context.Context, req deployRequest) (*im
 		// pushed, and as planned now: either keeps the old image.
 		dep.KeepPrevious = dep.KeepPrevious || req.state.KeepRemotely.ValueBool()
 	}
-	source := plan.Source.ValueString()
+	source := plan.sourceName()
 	if dep.Current == nil || dep.Current.Digest != dep.Want.Digest {
-		src, err := imagesource.Open(source, plan.sourceOptions())
-		if err != nil {
-			at, summary, detail := explainSourceFailure(source, plan.sourceOptions(), err)
-			diags.AddAttributeError(at, summary, detail)
+		src, d := r.openSource(ctx, plan, req.password)
+		diags.Append(d...)
+		if diags.HasError() {
 			return req.state, diags
 		}
 		defer func() { _ = src.Close() }()
 		if known(plan.ImageDigest) && plan.ImageDigest.ValueString() != src.Digest() {
-			diags.AddAttributeError(path.Root("source"), "Image Changed Since Plan", imageChangedDetail(source,
+			diags.AddAttributeError(sourceAttribute(plan), "Image Changed Since Plan", imageChangedDetail(source,
 				src.Digest(), plan.ImageDigest.ValueString()))
 			return req.state, diags
 		}
 		dep.Want.Digest = src.Digest()
 		dep.Manifests = pushManifests(src)
 		for _, b := range src.Blobs() {
-			dep.Blobs = append(dep.Blobs, ecrpush.Blob{Name: b.Name, Digest: b.Digest, Size: b.Size, Content: b.Content})
+			dep.Blobs = append(dep.Blobs, ecrpush.Blob{Name: b.Name, Digest: b.Digest, Size: b.Size, Content: b.Content,
+				Open: b.Open})
 		}
 		dep.Pusher = r.client.pusher(ctx, imageProgressLogger(ctx, source))
 	}
@@ -86,6 +86,9 @@ func (r *imageResource) deployImage(ctx context.Context, req deployRequest) (*im
 	if err != nil {
 		if pastLimit(callCtx) {
 			summary, detail := explainTimeout("Image", source, req.operation, req.limit, err)
+			diags.AddError(summary, detail+undoneNote(res))
+		} else if known(plan.SourceImage) && isRemoteFailure(err) {
+			_, summary, detail := explainRemoteFailure(plan, err)
 			diags.AddError(summary, detail+undoneNote(res))
 		} else {
 			summary, detail := explainImageFailure(err, r.client.accountID)

@@ -50,15 +50,18 @@ type imageResource struct {
 
 type imageResourceModel struct {
 	targetModel
-	Source       types.String   `tfsdk:"source"`
-	Ref          types.String   `tfsdk:"ref"`
-	Platform     types.String   `tfsdk:"platform"`
-	Tags         types.Set      `tfsdk:"tags"`
-	KeepRemotely types.Bool     `tfsdk:"keep_remotely"`
-	ImageDigest  types.String   `tfsdk:"image_digest"`
-	ImageURI     types.String   `tfsdk:"image_uri"`
-	ID           types.String   `tfsdk:"id"`
-	Timeouts     timeouts.Value `tfsdk:"timeouts"`
+	Source           types.String   `tfsdk:"source"`
+	SourceImage      types.String   `tfsdk:"source_image"`
+	SourceUsername   types.String   `tfsdk:"source_username"`
+	SourcePasswordWO types.String   `tfsdk:"source_password_wo"`
+	Ref              types.String   `tfsdk:"ref"`
+	Platform         types.String   `tfsdk:"platform"`
+	Tags             types.Set      `tfsdk:"tags"`
+	KeepRemotely     types.Bool     `tfsdk:"keep_remotely"`
+	ImageDigest      types.String   `tfsdk:"image_digest"`
+	ImageURI         types.String   `tfsdk:"image_uri"`
+	ID               types.String   `tfsdk:"id"`
+	Timeouts         timeouts.Value `tfsdk:"timeouts"`
 }
 
 // platformRegexp is the form of platform; imagesource checks the parts.
@@ -98,17 +101,10 @@ func (r *imageResource) Schema(ctx context.Context, _ resource.SchemaRequest, re
 			"gone. The child manifests of an index pushed whole stay in the repository untagged; a lifecycle policy " +
 			"on untagged images removes them. Anything that pulls the image by digest (a Lambda function, an ECS " +
 			"task definition) breaks when it is deleted: set `keep_remotely = true` to only remove it from the state.",
-		Attributes: resourceTargetAttributes(map[string]schema.Attribute{
-			"source": schema.StringAttribute{
-				Required: true,
-				MarkdownDescription: "Path of the image to push, relative to the working directory: an OCI image layout " +
-					"directory, a tarball of one, or a `docker save` tarball (`.tar` or `.tar.gz`). It must exist at plan: " +
-					"its digest is planned.",
-				Validators: []validator.String{stringvalidator.LengthAtLeast(1)},
-			},
+		Attributes: resourceTargetAttributes(withAttributes(imageSourceAttributes(), map[string]schema.Attribute{
 			"ref": schema.StringAttribute{
 				Optional: true,
-				MarkdownDescription: "Which image to push when the source holds several: its " +
+				MarkdownDescription: "Which image to push when `source` holds several: its " +
 					"`org.opencontainers.image.ref.name` annotation in `index.json` (as skopeo's `oci:dir:ref`), its " +
 					"`io.containerd.image.name` annotation (Docker 25+), its digest (`sha256:...`), or, in a legacy " +
 					"`docker save` tarball, one of its repository tags. Required when the source holds more than one " +
@@ -165,7 +161,7 @@ func (r *imageResource) Schema(ctx context.Context, _ resource.SchemaRequest, re
 					"`<region>/<registry_id>/<repository_name>@<image_digest>` for another region as well. A " +
 					"repository whose first path component is 12 digits must be imported with the registry given.",
 			},
-		}, replace),
+		}), replace),
 		Blocks: map[string]schema.Block{
 			"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true, Update: true}),
 		},
@@ -252,15 +248,19 @@ func (r *imageResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanR
 	}
 
 	plan.ImageDigest = types.StringUnknown()
-	if known(plan.Source) && !plan.Ref.IsUnknown() && !plan.Platform.IsUnknown() {
-		src, err := imagesource.Open(plan.Source.ValueString(), plan.sourceOptions())
-		if err != nil {
-			at, summary, detail := explainSourceFailure(plan.Source.ValueString(), plan.sourceOptions(), err)
-			resp.Diagnostics.AddAttributeError(at, summary, detail)
+	password := config.SourcePasswordWO.ValueString()
+	switch {
+	case state != nil && pinnedCopy(plan, *state):
+		// A digest reference is never resolved again: the plan asks the
+		// registry nothing (no pull counts against a rate limit).
+		plan.ImageDigest = state.ImageDigest
+	case plan.sourcePlannable(password, !config.SourcePasswordWO.IsUnknown()):
+		digest, diags := r.planDigest(ctx, plan, password)
+		resp.Diagnostics.Append(diags...)
+		if resp.Diagnostics.HasError() {
 			return
 		}
-		plan.ImageDigest = types.StringValue(src.Digest())
-		_ = src.Close()
+		plan.ImageDigest = types.StringValue(digest)
 	}
 	plan.setComputed()
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
@@ -281,7 +281,8 @@ func (r *imageResource) Create(ctx context.Context, req resource.CreateRequest, 
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	out, diags := r.deployImage(ctx, deployRequest{plan: plan, operation: "create", limit: limit})
+	out, diags := r.deployImage(ctx, deployRequest{plan: plan, operation: "create", limit: limit,
+		password: configPassword(ctx, req.Config, &resp.Diagnostics)})
 	resp.Diagnostics.Append(diags...)
 	if out != nil {
 		resp.Diagnostics.Append(resp.State.Set(ctx, out)...)
@@ -398,7 +399,8 @@ func (r *imageResource) Update(ctx context.Context, req resource.UpdateRequest, 
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	out, diags := r.deployImage(ctx, deployRequest{plan: plan, state: &state, operation: "update", limit: limit})
+	out, diags := r.deployImage(ctx, deployRequest{plan: plan, state: &state, operation: "update", limit: limit,
+		password: configPassword(ctx, req.Config, &resp.Diagnostics)})
 	resp.Diagnostics.Append(diags...)
 	if out == nil {
 		out = &state
@@ -459,7 +461,8 @@ func (r *imageResource) ImportState(ctx context.Context, req resource.ImportStat
 	m := imageResourceModel{
 		targetModel: targetModel{RepositoryName: types.StringValue(repository), RegistryID: types.StringNull(),
 			Region: types.StringValue(region)},
-		Source: types.StringNull(), Ref: types.StringNull(), Platform: types.StringNull(),
+		Source: types.StringNull(), SourceImage: types.StringNull(), SourceUsername: types.StringNull(),
+		SourcePasswordWO: types.StringNull(), Ref: types.StringNull(), Platform: types.StringNull(),
 		Tags: types.SetNull(types.StringType), KeepRemotely: types.BoolValue(false),
 		ImageDigest: types.StringValue(digest),
 		Timeouts: timeouts.Value{Object: types.ObjectNull(map[string]attr.Type{

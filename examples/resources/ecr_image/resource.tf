@@ -28,3 +28,26 @@ resource "ecr_image" "worker" {
   ref             = "worker"
   keep_remotely   = true # destroy only forgets it: running tasks keep pulling it
 }
+
+# Mirror an image from another registry, pinned: each plan asks Docker Hub
+# which digest the tag names now, and a new one is an in-place update. No
+# Docker daemon; layers stream from the registry into ECR.
+resource "ecr_image" "nginx" {
+  repository_name = "mirror/nginx"
+  source_image    = "nginx:1.27-alpine"
+  platform        = "linux/amd64"
+  tags            = ["1.27-alpine"]
+}
+
+# From a private registry the Docker config has no login for.
+variable "ghcr_token" {
+  type      = string
+  sensitive = true
+}
+
+resource "ecr_image" "vendor" {
+  repository_name    = "mirror/vendor-agent"
+  source_image       = "ghcr.io/vendor/agent:2.3.1"
+  source_username    = "ci-bot"
+  source_password_wo = var.ghcr_token # write-only: never in the plan or the state
+}
