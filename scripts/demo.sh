@@ -2,8 +2,9 @@
 # Copyright (c) ecrlabs
 # SPDX-License-Identifier: MPL-2.0
 
-# make demo: builds the provider and the local ECR endpoint (and crane, from
-# the Go module proxy into the cache, to read back what was pushed), starts
+# make demo: builds the provider and the local ECR endpoint (and crane and
+# registry, from the Go module proxy into the cache: a client to read back
+# what was pushed, and a registry to copy from), starts
 # the endpoint with a repository, and runs init/apply of examples/demo with
 # the chosen binary (terraform when present, else tofu; TF=... picks one):
 #  1. ecr_layer_upload opens an upload; a provisioner prints its upload ID and
@@ -13,7 +14,10 @@
 #     blob crane reads back;
 #  3. ecr_image pushes a three-layer image from an OCI layout made here; its
 #     image_uri is printed, and crane reads it back by tag from the
-#     endpoint's registry API: its digest must be the layout's.
+#     endpoint's registry API: its digest must be the layout's;
+#  4. ecr_image copies an image from go-containerregistry's registry on
+#     loopback (source_image); crane reads it back from the endpoint, and its
+#     digest must be the one the source registry gives.
 # Any digest that does not match fails the demo.
 set -euo pipefail
 
@@ -34,20 +38,23 @@ fi
 
 work="$(mktemp -d)"
 endpoint_pid=""
+registry_pid=""
 cleanup() {
   stop_endpoint
+  if [ -n "$registry_pid" ]; then kill "$registry_pid" 2>/dev/null || true; wait "$registry_pid" 2>/dev/null || true; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
 
 bin="$root/bin"
 mkdir -p "$bin"
-echo "==> building the provider and the local endpoint (and crane $GGCR_VERSION, to read back what is pushed)"
-peer_bin crane > "$work/crane.path" 2> "$work/crane.log" &
+echo "==> building the provider and the local endpoint (and crane and registry $GGCR_VERSION: a registry to copy from, and a client to read back what is pushed)"
+(peer_bin crane > "$work/crane.path" && peer_bin registry > "$work/registry.path") 2> "$work/crane.log" &
 crane_build=$!
 (cd "$root" && go build -o "$bin/" . ./internal/cmd/ecr-local)
-wait "$crane_build" || { cat "$work/crane.log" >&2; echo "building crane failed" >&2; exit 1; }
+wait "$crane_build" || { cat "$work/crane.log" >&2; echo "building crane or registry failed" >&2; exit 1; }
 crane="$(cat "$work/crane.path")"
+registry="$(cat "$work/registry.path")"
 
 use_local_credentials
 export DOCKER_CONFIG="$work/docker" # crane's login stays in here
@@ -77,6 +84,20 @@ layout_digest="$(write_layout "$work/image" application/vnd.oci.image.layer.v1.t
   "$work/base.tar.gz" "$work/app.tar.gz" "$work/conf.tar.gz")"
 echo "layer: $(stat -c %s "$work/layer.tar.gz") bytes; image: $work/image (index.json lists $layout_digest)"
 
+echo "==> starting go-containerregistry's registry on loopback, with an image to copy: upstream/tool:1.0"
+mkdir -p "$work/src/tool/usr/bin"
+printf '#!/bin/sh\necho "a tool copied from another registry"\n' > "$work/src/tool/usr/bin/tool"
+tar_gz "$work/src/tool" "$work/tool.tar.gz"
+write_layout "$work/upstream" application/vnd.oci.image.layer.v1.tar+gzip "$work/base.tar.gz" "$work/tool.tar.gz" > /dev/null
+"$registry" -port 0 2> "$work/registry.log" &
+registry_pid=$!
+for _ in $(seq 100); do grep -q 'serving on port' "$work/registry.log" 2>/dev/null && break; sleep 0.1; done
+upstream_host="127.0.0.1:$(grep -o 'serving on port [0-9]*' "$work/registry.log" | awk '{print $4}')"
+"$crane" push "$work/upstream" "$upstream_host/upstream/tool:1.0" > /dev/null 2> "$work/crane-push.log" ||
+  { cat "$work/crane-push.log" "$work/registry.log" >&2; exit 1; }
+upstream_digest="$("$crane" digest "$upstream_host/upstream/tool:1.0")"
+echo "$upstream_host/upstream/tool:1.0 is $upstream_digest"
+
 copy_provider() { cp "$bin/terraform-provider-ecr" "$1"; }
 # Any released-looking version: init skips 0.0.0 and pre-releases.
 install_in_mirror "$work" 0.1.0 copy_provider
@@ -88,7 +109,8 @@ echo "==> $tf init"
 "$tf" init -no-color >/dev/null
 echo "==> $tf apply"
 "$tf" apply -auto-approve -no-color -var "ecr_endpoint=$url" -var "report_file=$work/upload.txt" \
-  -var "layer_file=$work/layer.tar.gz" -var "image_source=$work/image" | grep -v "^$"
+  -var "layer_file=$work/layer.tar.gz" -var "image_source=$work/image" \
+  -var "source_image=$upstream_host/upstream/tool:1.0" | grep -v "^$"
 
 echo "==> the endpoint's log of uploads and images"
 grep -E 'InitiateLayerUpload|CompleteLayerUpload|PutImage' "$work/endpoint.log" | sed 's/^/  /'
@@ -150,6 +172,14 @@ same "the image's digest:" \
   "crane manifest $host/demo/app@... | sha256sum" "$manifest_digest"
 echo "crane validate --remote $host/demo/app:demo (every layer read back against its digest and diff_id)"
 "$crane" validate --remote "$host/demo/app:demo" | sed 's/^/  /'
+
+echo "==> 4. the image copied from $upstream_host/upstream/tool:1.0 (no Docker daemon, no temporary file)"
+same "the copy's digest:" \
+  "crane digest $upstream_host/upstream/tool:1.0" "$upstream_digest" \
+  "ecr_image.mirror.image_digest" "$("$tf" output -raw mirror_digest)" \
+  "crane digest $host/demo/app:tool-1.0" "$("$crane" digest "$host/demo/app:tool-1.0")"
+echo "crane validate --remote $host/demo/app:tool-1.0"
+"$crane" validate --remote "$host/demo/app:tool-1.0" | sed 's/^/  /'
 
 if [ -n "$failed" ]; then
   echo "make demo: a digest did not match" >&2

@@ -8,7 +8,9 @@
 #    write-only hand-in), so the digest ECR stored can be compared with
 #    sha256sum of the file;
 # 3. ecr_image pushes a small multi-layer image from an OCI layout, for
-#    crane to read back by the image_uri's repository and digest.
+#    crane to read back by the image_uri's repository and digest;
+# 4. ecr_image copies an image from another registry (make demo runs
+#    go-containerregistry's registry on loopback), streaming its layers.
 
 terraform {
   required_version = ">= 1.11" # write-only arguments
@@ -43,6 +45,11 @@ variable "layer_file" {
 
 variable "image_source" {
   description = "An OCI image layout directory (make demo writes a three-layer image)."
+  type        = string
+}
+
+variable "source_image" {
+  description = "An image in another registry to copy (make demo pushes one to a registry on loopback)."
   type        = string
 }
 
@@ -84,6 +91,12 @@ resource "ecr_image" "demo" {
   tags            = ["demo"]
 }
 
+resource "ecr_image" "mirror" {
+  repository_name = var.repository_name
+  source_image    = var.source_image
+  tags            = ["tool-1.0"]
+}
+
 output "layer_digest" {
   value = ecr_layer.demo.digest
 }
@@ -94,4 +107,8 @@ output "image_digest" {
 
 output "image_uri" {
   value = ecr_image.demo.image_uri
+}
+
+output "mirror_digest" {
+  value = ecr_image.mirror.image_digest
 }
