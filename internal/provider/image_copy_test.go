@@ -9,24 +9,17 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log"
 	"net/http"
-	"net/http/httptest"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
-	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	tfjson "github.com/hashicorp/terraform-json"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
@@ -37,78 +30,6 @@ import (
 	"github.com/ecrlabs/terraform-provider-ecr/internal/ecrlocal"
 	"github.com/ecrlabs/terraform-provider-ecr/internal/ecrpush"
 )
-
-// sourceRegistry is go-containerregistry's registry on loopback, as a
-// source_image's registry: with Basic auth when user is set, without range
-// support when noRange is, serving one blob with a byte changed when
-// corrupt names it; it records what it was asked.
-type sourceRegistry struct {
-	host           string
-	user, password string
-	noRange        bool
-
-	mu       sync.Mutex
-	corrupt  string
-	requests []sourceRequest
-}
-
-type sourceRequest struct {
-	method, path, rangeHeader string
-}
-
-func newSourceRegistry(t *testing.T, user, password string) *sourceRegistry {
-	t.Helper()
-	s := &sourceRegistry{user: user, password: password}
-	inner := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.mu.Lock()
-		s.requests = append(s.requests, sourceRequest{r.Method, r.URL.Path, r.Header.Get("Range")})
-		corrupt, noRange := s.corrupt, s.noRange
-		s.mu.Unlock()
-		if s.user != "" {
-			if u, p, ok := r.BasicAuth(); !ok || u != s.user || p != s.password {
-				w.Header().Set("WWW-Authenticate", `Basic realm="source"`)
-				http.Error(w, `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`, http.StatusUnauthorized)
-				return
-			}
-		}
-		if noRange {
-			r.Header.Del("Range")
-		}
-		if corrupt != "" && r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/blobs/"+corrupt) {
-			rec := httptest.NewRecorder()
-			inner.ServeHTTP(rec, r)
-			body := rec.Body.Bytes()
-			if len(body) > 0 {
-				body[len(body)/2] ^= 0xff
-			}
-			for k, v := range rec.Header() {
-				w.Header()[k] = v
-			}
-			w.WriteHeader(rec.Code)
-			_, _ = w.Write(body)
-			return
-		}
-		inner.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	s.host = strings.TrimPrefix(srv.URL, "http://")
-	return s
-}
-
-// push writes img to the registry as repo:tag.
-func (s *sourceRegistry) push(t *testing.T, repo, tag string, img v1.Image) string {
-	t.Helper()
-	ref := mustT(name.ParseReference(s.host + "/" + repo + ":" + tag))
-	opts := []remote.Option{}
-	if s.user != "" {
-		opts = append(opts, remote.WithAuth(&authn.Basic{Username: s.user, Password: s.password}))
-	}
-	if err := remote.Write(ref, img, opts...); err != nil {
-		t.Fatal(err)
-	}
-	return mustT(img.Digest()).String()
-}
 
 // blobGets returns the blob digests fetched with GET since the from-th
 // request, and the Range headers they had.
@@ -266,7 +187,7 @@ func TestAccImage_copyResumes(t *testing.T) {
 			srv.CreateRepository(testAccRegion, "", testAccImageRepo)
 			srv.SetPartSize(5 << 20)
 			src := newSourceRegistry(t, "", "")
-			src.noRange = noRange
+			src.set(func(s *sourceRegistry) { s.noRange = noRange })
 			layer := mustT(random.Layer(11<<20, "application/vnd.oci.image.layer.v1.tar"))
 			img := mustT(mutate.AppendLayers(mustT(random.Image(0, 0)), layer))
 			digest := src.push(t, "big/app", "1", img)
@@ -485,4 +406,79 @@ func TestAccImage_copyPinned(t *testing.T) {
 			},
 		},
 	})
+}
+
+// TestAccImage_copyThroughChallenges copies through what real registries
+// put in the way: a bearer-token challenge answered anonymously (Docker
+// Hub's, GHCR's and Quay's public images) and with source_username; blob
+// reads redirected to storage on another host, which must get no
+// credentials; 429 with Retry-After, waited out; and 429 asking to wait
+// longer than the provider waits, which names the limit.
+func TestAccImage_copyThroughChallenges(t *testing.T) {
+	const user, password = "robot", "bearer-secret-Kd03"
+	for _, tc := range []struct {
+		name    string
+		user    string
+		setup   func(*sourceRegistry)
+		check   func(*sourceRegistry) error
+		wantErr *regexp.Regexp
+	}{
+		{name: "bearer_anonymous", setup: func(s *sourceRegistry) { s.bearer = true }},
+		{name: "bearer_with_credentials", user: user, setup: func(s *sourceRegistry) { s.bearer = true }},
+		{name: "redirect_to_storage", user: user, setup: func(s *sourceRegistry) { s.redirect = true },
+			check: func(s *sourceRegistry) error {
+				auth := s.storageAuth // the caller holds s.mu
+				if len(auth) == 0 {
+					return fmt.Errorf("no blob was read from the storage host")
+				}
+				for _, a := range auth {
+					if a != "" {
+						return fmt.Errorf("the storage host got the registry's credentials: %q", a)
+					}
+				}
+				return nil
+			}},
+		{name: "rate_limited_then_served", setup: func(s *sourceRegistry) { s.tooMany = 2 },
+			check: func(s *sourceRegistry) error {
+				if s.tooMany != 0 {
+					return fmt.Errorf("%d 429 answers were not reached", s.tooMany)
+				}
+				return nil
+			}},
+		{name: "rate_limited_past_the_budget", setup: func(s *sourceRegistry) { s.tooMany, s.retryAfter = 1000, "7200" },
+			wantErr: regexp.MustCompile(`(?s)Source Registry Rate Limit Reached.*100 pulls per 6h0m0s.*accepts requests again at`)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			testAccLayerCacheDir()
+			srv := testAccEndpoint(t)
+			srv.CreateRepository(testAccRegion, "", testAccImageRepo)
+			src := newSourceRegistry(t, tc.user, password)
+			img := testAccRandomImage(t)
+			digest := src.push(t, "org/app", "2.0", img)
+			src.set(tc.setup)
+			pw := ""
+			if tc.user != "" {
+				pw = password
+			}
+			step := resource.TestStep{Config: copyConfig(srv, src.host+"/org/app:2.0", tc.user, pw, "")}
+			if tc.wantErr != nil {
+				step.ExpectError, step.PlanOnly = tc.wantErr, true
+			} else {
+				step.ConfigStateChecks = []statecheck.StateCheck{
+					readBack{t, srv, &digest, func() []byte { return mustT(img.RawManifest()) }},
+					stateHasNo(password),
+					stateCheckFunc(func() error {
+						if tc.check == nil {
+							return nil
+						}
+						src.mu.Lock()
+						defer src.mu.Unlock()
+						return tc.check(src)
+					}),
+				}
+			}
+			resource.ParallelTest(t, resource.TestCase{ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+				Steps: []resource.TestStep{step}})
+		})
+	}
 }
