@@ -5,6 +5,8 @@ package imagesource
 
 import (
 	"context"
+	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -37,7 +39,7 @@ type testRegistry struct {
 // newTestRegistry starts a registry; mw, if not nil, wraps what srv serves.
 func newTestRegistry(t *testing.T, mw func(http.Handler) http.Handler) *testRegistry {
 	t.Helper()
-	h := registry.New()
+	h := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
 	r := &testRegistry{admin: httptest.NewServer(h)}
 	t.Cleanup(r.admin.Close)
 	served := h
