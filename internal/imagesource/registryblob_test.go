@@ -187,7 +187,9 @@ func corrupt(change func(w http.ResponseWriter, body []byte)) func(http.Handler)
 func chunked(w http.ResponseWriter, body []byte) {
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(body[:10])
-	w.(http.Flusher).Flush()
+	if f, ok := w.(http.Flusher); ok {
+		f.Flush()
+	}
 	_, _ = w.Write(body[10:])
 }
 

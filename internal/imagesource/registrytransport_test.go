@@ -116,7 +116,8 @@ type dialRecorder struct {
 }
 
 func (d *dialRecorder) transport(rewrite func(addr string) string) *http.Transport {
-	tr := http.DefaultTransport.(*http.Transport).Clone() //nolint:forcetypeassert // it is one
+	dt, _ := http.DefaultTransport.(*http.Transport)
+	tr := dt.Clone()
 	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
 		d.mu.Lock()
 		d.addrs = append(d.addrs, addr)
