@@ -216,15 +216,15 @@ func TestUntrustedCertificate(t *testing.T) {
 	defer srv.Close()
 	d := &dialRecorder{}
 	tr := d.transport(func(addr string) string {
-		if addr == "registry.example.test:443" {
+		if addr == "registry.example.com:443" {
 			return srv.Listener.Addr().String()
 		}
 		return addr
 	})
-	_, err := ResolveRemote(bg, "registry.example.test/app:1", RemoteOptions{Transport: tr})
+	_, err := ResolveRemote(bg, "registry.example.com/app:1", RemoteOptions{Transport: tr})
 	var te *TLSError
-	if !errors.As(err, &te) || te.Host != "registry.example.test" || !strings.Contains(err.Error(), "registry.example.test") {
-		t.Fatalf("got %v, want a *TLSError for registry.example.test", err)
+	if !errors.As(err, &te) || te.Host != "registry.example.com" || !strings.Contains(err.Error(), "registry.example.com") {
+		t.Fatalf("got %v, want a *TLSError for registry.example.com", err)
 	}
 }
 
