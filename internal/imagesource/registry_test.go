@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -291,4 +292,76 @@ func TestNotFound(t *testing.T) {
 		t.Fatalf("missing repository: %v", err)
 	}
 	t.Log(err)
+}
+
+// Docker schema 1, which ECR no longer takes, is refused by name.
+func TestSchema1Refused(t *testing.T) {
+	r := newTestRegistry(t, nil)
+	isolateDockerConfig(t)
+	raw := `{"schemaVersion":1,"name":"old","tag":"1","architecture":"amd64","fsLayers":[],"history":[]}`
+	req, _ := http.NewRequest(http.MethodPut, r.admin.URL+"/v2/old/manifests/1", strings.NewReader(raw))
+	req.Header.Set("Content-Type", "application/vnd.docker.distribution.manifest.v1+prettyjws")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("PUT: %s", resp.Status)
+	}
+	var ue *UnsupportedError
+	if _, err := ResolveRemote(bg, r.ref("old:1"), RemoteOptions{}); !errors.As(err, &ue) || !strings.Contains(err.Error(), "schema 1") {
+		t.Errorf("ResolveRemote: %v", err)
+	}
+	if _, err := OpenRemote(bg, r.ref("old:1"), "", RemoteOptions{}); !errors.As(err, &ue) || !strings.Contains(err.Error(), "schema 1") {
+		t.Errorf("OpenRemote: %v", err)
+	}
+}
+
+// A manifest whose bytes are not its digest, or larger than ECR takes, is
+// refused.
+func TestManifestChecked(t *testing.T) {
+	var bigSent atomic.Int64
+	r := newTestRegistry(t, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			switch {
+			case req.Method == http.MethodGet && strings.HasPrefix(req.URL.Path, "/v2/big/manifests/"):
+				// 256 MiB, unless the reader stops reading.
+				w.Header().Set("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+				chunk := bytes.Repeat([]byte(" "), 1<<20)
+				for range 256 {
+					if _, err := w.Write(chunk); err != nil {
+						return
+					}
+					bigSent.Add(int64(len(chunk)))
+				}
+			case req.Method == http.MethodGet && strings.Contains(req.URL.Path, "/manifests/"):
+				rec := whole(next, req)
+				for k, v := range rec.Header() {
+					w.Header()[k] = v
+				}
+				w.Header().Del("Content-Length")
+				_, _ = w.Write(append(rec.Body.Bytes(), ' '))
+			default:
+				next.ServeHTTP(w, req)
+			}
+		})
+	})
+	isolateDockerConfig(t)
+	d := mustDigest(t, r.writeImage(t, "app:1"))
+	var dm *DigestMismatchError
+	if _, err := OpenRemote(bg, r.ref("app@"+d), "", RemoteOptions{}); !errors.As(err, &dm) || dm.Want != d {
+		t.Errorf("digest reference: %v", err)
+	}
+	if _, err := OpenRemote(bg, r.ref("app:1"), d, RemoteOptions{}); !errors.As(err, &dm) {
+		t.Errorf("pinned digest: %v", err)
+	}
+	var ue *UnsupportedError
+	if _, err := OpenRemote(bg, r.ref("big:1"), "", RemoteOptions{}); !errors.As(err, &ue) {
+		t.Errorf("large manifest: %v", err)
+	}
+	r.srv.CloseClientConnections()
+	if sent := bigSent.Load(); sent > 64<<20 {
+		t.Errorf("read %d bytes of a manifest, more than its limit of %d allows", sent, maxManifestSize)
+	}
 }
