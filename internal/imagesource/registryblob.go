@@ -34,6 +34,10 @@ func (s *remoteSession) openBlob(ctx context.Context, digest string, size, offse
 	if offset < 0 || offset > size {
 		return nil, fmt.Errorf("reading %s from byte %d: it has %d bytes", name, offset, size)
 	}
+	if offset == size && size > 0 {
+		// Nothing left; a registry would answer the empty range 416.
+		return io.NopCloser(strings.NewReader("")), nil
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url("blobs", digest), nil)
 	if err != nil {
 		return nil, err

@@ -39,6 +39,10 @@ func serveRanges(next http.Handler) http.Handler {
 			return
 		}
 		body := whole(next, req).Body.Bytes()
+		if from >= len(body) {
+			w.WriteHeader(http.StatusRequestedRangeNotSatisfiable)
+			return
+		}
 		w.Header().Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", from, len(body)-1, len(body)))
 		w.Header().Set("Content-Length", fmt.Sprint(len(body)-from))
 		w.WriteHeader(http.StatusPartialContent)
@@ -98,6 +102,14 @@ func TestOpenAtOffset(t *testing.T) {
 			if reqs := r.requests("/blobs/"); len(reqs) != 1 || reqs[0].Range != "bytes=100-" {
 				t.Errorf("blob requests %+v, want one with Range: bytes=100-", reqs)
 			}
+			rc, err = b.Open(bg, b.Size)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rest, err := io.ReadAll(rc); err != nil || len(rest) != 0 {
+				t.Errorf("at the end: %d bytes, %v", len(rest), err)
+			}
+			_ = rc.Close()
 		})
 	}
 }
