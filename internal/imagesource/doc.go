@@ -4,7 +4,8 @@
 // Package imagesource reads an image to push to ECR from disk: an OCI image
 // layout directory, an OCI layout tarball (a tar of such a directory, which
 // is also what Docker 25 and later write with `docker save`), or a legacy
-// `docker save` tarball (manifest.json form), optionally gzip-compressed.
+// `docker save` tarball (manifest.json form), optionally gzip-compressed,
+// or from a registry (see Registries below).
 // It is the only package that imports go-containerregistry.
 //
 // Open finds what to push and returns a Source that holds the push plan:
@@ -110,4 +111,26 @@
 // changes no tag. Source.Verify hashes every blob, for a caller that wants
 // to check them before a push. Manifests and configs, read whole at Open,
 // are checked against their digests at once.
+//
+// # Registries
+//
+// OpenRemote reads an image from an OCI or Docker registry (source_image
+// "alpine:3.20", "ghcr.io/org/app@sha256:...") into the same Source, of
+// Kind KindRegistry, with the planner layouts use: the same choice of
+// platform, nesting bound, size limits and refusals (schema 1). Manifests
+// are read whole and checked against their digests; blobs are not read at
+// Open: each Blob has Open instead of Content, a GET streamed through
+// go-containerregistry's transport (auth challenge, bearer tokens, which go
+// only to the registry's host, so a redirect to blob storage elsewhere
+// carries none), and checked against its digest by the Read that ends it.
+// ResolveRemote is the plan's side: the digest a tag names, by one HEAD.
+//
+// Credentials come from RemoteOptions.Login, then the Docker config
+// (authn.DefaultKeychain: auths, credsStore, credHelpers), then anonymous
+// access. Plain HTTP goes only to this machine (localhost, 127.0.0.0/8,
+// ::1), checked under the redirects and the token exchange; 429 answers are
+// waited out as Retry-After says within RemoteOptions.RetryBudget. Failures
+// are named errors (*RegistryAuthError, *NotFoundError, *RateLimitError,
+// *TLSError, *UnknownHostError, *PlainHTTPError, *ReferenceError) that name
+// the registry and the credential tried, never a secret.
 package imagesource

@@ -41,6 +41,10 @@ func (s *remoteSession) openBlob(ctx context.Context, digest string, size, offse
 	if read && int64(len(raw)) == size {
 		return io.NopCloser(bytes.NewReader(raw[offset:])), nil
 	}
+	if offset == size && size > 0 {
+		// Nothing left; a registry would answer the empty range 416.
+		return io.NopCloser(strings.NewReader("")), nil
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url("blobs", digest), nil)
 	if err != nil {
 		return nil, err

@@ -175,7 +175,9 @@ func (s *remoteSession) remoteError(err error, what string) error {
 		ci   x509.CertificateInvalidError
 	)
 	switch {
-	case errors.As(err, &rl), errors.As(err, &ph), errors.As(err, &ours), errors.As(err, &nf):
+	case errors.As(err, &rl):
+		return rl // not wrapped in the URL: the registry is named in it
+	case errors.As(err, &ph), errors.As(err, &ours), errors.As(err, &nf):
 		return err
 	case errors.As(err, &te):
 		return s.statusError(te, what, err)
