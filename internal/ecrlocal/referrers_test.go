@@ -185,3 +185,33 @@ func TestPutImageChecksTheSubject(t *testing.T) {
 	wantCode(t, "an artifactType that is not a media type", p.putImage(bad, "", ""), "InvalidParameterException")
 	wantCode(t, "a well-formed referrer", p.putImage(good, "", ""), "")
 }
+
+// TestIndexReferrer: an index can refer to a subject too; its artifactType
+// is its own (an index has no config to fall back on), and DescribeImages
+// names the subject.
+func TestIndexReferrer(t *testing.T) {
+	srv := startServer(t)
+	srv.CreateRepository(testRegion, "", "refs/app")
+	p := pusher{t, sdkClient(srv, testAccessKey, testSecretKey), "refs/app"}
+	img, child := ociImage(t, p, "subject", "layer a"), ociImage(t, p, "child", "layer b")
+	wantCode(t, "the subject", p.putImage(img, ociManifest, "v1"), "")
+	wantCode(t, "the child", p.putImage(child, ociManifest, ""), "")
+	const bundle = "application/vnd.example.bundle"
+	index := ociIndexOf(child)
+	index.manifest = strings.Replace(index.manifest, `"manifests":`, fmt.Sprintf(`"artifactType":%q,"subject":{"mediaType":%q,"digest":%q,"size":%d},"manifests":`,
+		bundle, ociManifest, img.digest, len(img.manifest)), 1)
+	index.digest = digestOf([]byte(index.manifest))
+	wantCode(t, "the index referrer", p.putImage(index, "", ""), "")
+
+	out, err := listReferrers(t, p, &ecr.ListImageReferrersInput{SubjectId: &types.SubjectIdentifier{ImageDigest: aws.String(img.digest)}})
+	if err != nil || len(out.Referrers) != 1 || aws.ToString(out.Referrers[0].Digest) != index.digest ||
+		aws.ToString(out.Referrers[0].MediaType) != ociIndex || aws.ToString(out.Referrers[0].ArtifactType) != bundle ||
+		aws.ToInt64(out.Referrers[0].Size) != int64(len(index.manifest)) {
+		t.Fatalf("the index referrer: %+v %v", out, err)
+	}
+	details, err := p.client.DescribeImages(context.Background(), &ecr.DescribeImagesInput{RepositoryName: aws.String(p.repo),
+		ImageIds: []types.ImageIdentifier{{ImageDigest: aws.String(index.digest)}, {ImageDigest: aws.String(img.digest)}}})
+	if err != nil || aws.ToString(details.ImageDetails[0].SubjectManifestDigest) != img.digest || details.ImageDetails[1].SubjectManifestDigest != nil {
+		t.Fatalf("DescribeImages: %+v %v", details, err)
+	}
+}
