@@ -99,8 +99,9 @@ func (r *repository) referrers(digest string, artifactTypes []string) []referrer
 	return out
 }
 
-// listImageReferrers needs ecr:BatchGetImage in AWS; this endpoint, like
-// for the other reads, lets any signed caller read the registry it addresses.
+// listImageReferrers needs ecr:BatchGetImage in AWS. This endpoint has no
+// IAM policies: as for BatchGetImage, any signed caller reads the registry
+// it addresses.
 func (s *Server) listImageReferrers(c *call) (any, *apiError) {
 	subject, _ := c.input["subjectId"].(map[string]any)
 	digest, _ := subject["imageDigest"].(string)
