@@ -37,6 +37,12 @@ type image struct {
 	blobs             []string // config and layers (foreign layers aside)
 	layers            []string // the layers alone, whose sizes add up to the image's
 	children          []string // an index's manifests
+
+	// OCI 1.1: what ListImageReferrers and /referrers/ list (referrers.go).
+	subject      string            // the digest the manifest's subject names, "" for none
+	artifactType string            // the manifest's artifactType, else its config's media type
+	annotations  map[string]string // the manifest's own
+	manifestSize int64             // the manifest's bytes, a referrer descriptor's size
 }
 
 type descriptor struct {
@@ -47,11 +53,14 @@ type descriptor struct {
 }
 
 type manifestDoc struct {
-	SchemaVersion int          `json:"schemaVersion"`
-	MediaType     string       `json:"mediaType"`
-	Config        *descriptor  `json:"config"`
-	Layers        []descriptor `json:"layers"`
-	Manifests     []descriptor `json:"manifests"`
+	SchemaVersion int               `json:"schemaVersion"`
+	MediaType     string            `json:"mediaType"`
+	ArtifactType  string            `json:"artifactType"`
+	Config        *descriptor       `json:"config"`
+	Layers        []descriptor      `json:"layers"`
+	Manifests     []descriptor      `json:"manifests"`
+	Subject       *subjectDoc       `json:"subject"`
+	Annotations   map[string]string `json:"annotations"`
 }
 
 func invalidManifest(why string) *apiError {
@@ -94,7 +103,10 @@ func parseManifest(manifest, givenType string) (*image, *apiError) {
 		return nil, invalidManifest("schemaVersion must be 2")
 	}
 	sum := sha256.Sum256([]byte(manifest))
-	img := &image{digest: "sha256:" + hex.EncodeToString(sum[:]), mediaType: mediaType}
+	img := &image{digest: "sha256:" + hex.EncodeToString(sum[:]), mediaType: mediaType, manifestSize: int64(len(manifest))}
+	if apiErr := img.readReferrerFields(&doc); apiErr != nil {
+		return nil, apiErr
+	}
 	if isIndex(mediaType) {
 		if doc.Manifests == nil || doc.Config != nil || doc.Layers != nil {
 			return nil, invalidManifest("an index lists manifests, and has no config or layers")

@@ -246,6 +246,9 @@ func (r *repository) detail(digest string) map[string]any {
 	if img.artifactMediaType != "" {
 		out["artifactMediaType"] = img.artifactMediaType
 	}
+	if img.subject != "" { // a referrer: ECR names the manifest it refers to
+		out["subjectManifestDigest"] = img.subject
+	}
 	return out
 }
 

@@ -31,6 +31,8 @@ var validInputs = map[string]string{
 	"DescribeImages":              `{"repositoryName":"team/app","filter":{"tagStatus":"TAGGED"},"maxResults":10}`,
 	"PutImageTagMutability":       `{"repositoryName":"team/app","imageTagMutability":"IMMUTABLE_WITH_EXCLUSION","imageTagMutabilityExclusionFilters":[{"filterType":"WILDCARD","filter":"latest*"}]}`,
 	"GetAuthorizationToken":       `{"registryIds":["123456789012"]}`,
+	"ListImageReferrers": `{"repositoryName":"team/app","subjectId":{"imageDigest":"sha256:ab"},` +
+		`"filter":{"artifactTypes":["application/vnd.example+json"],"artifactStatus":"ANY"},"maxResults":10,"nextToken":"1"}`,
 }
 
 func TestServedOperationsAreInTheModel(t *testing.T) {

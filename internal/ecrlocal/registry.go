@@ -16,35 +16,56 @@ import (
 )
 
 // The registry read API ECR serves beside its JSON API: /v2/ (the version
-// check), manifests and blobs, with HTTP Basic auth "AWS:<password>" from
-// GetAuthorizationToken. It is what docker pull, crane and skopeo use to read
-// what was pushed. ECR redirects blob reads to S3; this endpoint serves them
-// itself.
+// check), manifests, blobs, referrers and tags/list, with HTTP Basic auth
+// "AWS:<password>" from GetAuthorizationToken. It is what docker pull, crane
+// and skopeo use to read what was pushed. ECR redirects blob reads to S3;
+// this endpoint serves them itself.
 const (
 	registryPing      = "registry:ping"
 	registryManifests = "registry:manifests"
 	registryBlobs     = "registry:blobs"
+	registryReferrers = "registry:referrers"
+	registryTags      = "registry:tags"
 )
 
 func isRegistryPath(path string) bool { return path == "/v2" || strings.HasPrefix(path, "/v2/") }
 
-// registryRequest is a /v2/ path taken apart: the repository name may hold
-// '/', so the last /manifests/ or /blobs/ separates it from the reference.
+// registryRequest is a /v2/ path taken apart.
 type registryRequest struct {
 	operation, repository, reference string
 }
 
+// parseRegistryPath reads /v2/<name>/<kind>/<reference>. The name may hold
+// '/', and its components may be "manifests" or "tags" themselves; a
+// reference (tag or digest) never holds '/', so the last two segments are
+// the kind and the reference, and the rest is the name.
 func parseRegistryPath(path string) registryRequest {
 	rest := strings.TrimPrefix(strings.TrimPrefix(path, "/v2"), "/")
 	if rest == "" {
 		return registryRequest{operation: registryPing}
 	}
-	for _, kind := range []struct{ sep, op string }{{"/manifests/", registryManifests}, {"/blobs/", registryBlobs}} {
-		if i := strings.LastIndex(rest, kind.sep); i > 0 {
-			return registryRequest{operation: kind.op, repository: rest[:i], reference: rest[i+len(kind.sep):]}
-		}
+	unknown := registryRequest{operation: "registry:unknown"}
+	i := strings.LastIndex(rest, "/")
+	if i <= 0 {
+		return unknown
 	}
-	return registryRequest{operation: "registry:unknown"}
+	head, reference := rest[:i], rest[i+1:]
+	j := strings.LastIndex(head, "/")
+	if j <= 0 {
+		return unknown
+	}
+	name, kind := head[:j], head[j+1:]
+	switch {
+	case kind == "manifests":
+		return registryRequest{operation: registryManifests, repository: name, reference: reference}
+	case kind == "blobs":
+		return registryRequest{operation: registryBlobs, repository: name, reference: reference}
+	case kind == "referrers":
+		return registryRequest{operation: registryReferrers, repository: name, reference: reference}
+	case kind == "tags" && reference == "list":
+		return registryRequest{operation: registryTags, repository: name}
+	}
+	return unknown
 }
 
 // registryError is an error in the distribution spec's shape.
@@ -92,7 +113,7 @@ func (s *Server) registryAnswer(w http.ResponseWriter, r *http.Request, rec *Req
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte("{}"))
 		return nil
-	case registryManifests, registryBlobs:
+	case registryManifests, registryBlobs, registryReferrers, registryTags:
 	default:
 		return &registryError{http.StatusNotFound, "NOT_FOUND", "Not found: " + r.URL.Path}
 	}
@@ -104,8 +125,11 @@ func (s *Server) registryAnswer(w http.ResponseWriter, r *http.Request, rec *Req
 		return &registryError{http.StatusNotFound, "NAME_UNKNOWN", fmt.Sprintf(
 			"The repository with name '%s' does not exist in the registry with id '%s'", key.name, key.registryID)}
 	}
-	if req.operation == registryBlobs {
+	switch req.operation {
+	case registryBlobs:
 		return s.serveBlob(w, r, repo, req.reference) // unlocks s.mu
+	case registryReferrers, registryTags:
+		return s.serveListing(w, r, repo, req) // unlocks s.mu
 	}
 	digest := req.reference
 	if d, ok := repo.tags[req.reference]; ok {

@@ -155,6 +155,7 @@ func Handler(opts Options) *Server {
 		"BatchGetImage":               s.batchGetImage,
 		"BatchDeleteImage":            s.batchDeleteImage,
 		"DescribeImages":              s.describeImages,
+		"ListImageReferrers":          s.listImageReferrers,
 		"PutImageTagMutability":       s.putImageTagMutability,
 		"GetAuthorizationToken":       s.getAuthorizationToken,
 	}
