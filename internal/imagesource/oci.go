@@ -94,7 +94,10 @@ func (p *planner) planRoot(root v1.Descriptor) error {
 		return p.addImage(child, child.Platform.String())
 	case mt.IsImage():
 		plat := platformOf(root)
-		if p.want != nil || plat == "" {
+		// A registry's config is fetched only to check a platform asked
+		// for: to name the platform alone is not worth a request to a
+		// registry that may count pulls.
+		if p.want != nil || (plat == "" && p.remote == nil) {
 			have, err := p.configPlatform(raw)
 			if err != nil {
 				return err
