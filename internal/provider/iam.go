@@ -13,8 +13,11 @@ var iamActions = map[string][]string{
 	"ecr_layer": {"ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart",
 		"ecr:CompleteLayerUpload"},
 	// ecr:DescribeRepositories only explains a tag an immutable repository
-	// refused; without it the error is less specific, not fatal.
+	// refused; without it the error is less specific, not fatal. A
+	// source_image in ECR is read with a token (ecr:GetAuthorizationToken)
+	// through the registry API, which ECR authorizes as ecr:BatchGetImage
+	// and ecr:GetDownloadUrlForLayer on the source repository.
 	"ecr_image": {"ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart",
 		"ecr:CompleteLayerUpload", "ecr:PutImage", "ecr:BatchGetImage", "ecr:DescribeImages", "ecr:BatchDeleteImage",
-		"ecr:DescribeRepositories"},
+		"ecr:DescribeRepositories", "ecr:GetAuthorizationToken", "ecr:GetDownloadUrlForLayer"},
 }

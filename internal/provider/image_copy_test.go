@@ -162,6 +162,7 @@ func TestAccImage_copyFromECR(t *testing.T) {
 			}},
 			ConfigStateChecks: []statecheck.StateCheck{
 				readBack{t, srv, &digest, func() []byte { return mustT(img.RawManifest()) }},
+				iamCovers{srv: srv, types: []string{"ecr_image"}},
 				stateCheckFunc(func() error {
 					for _, tok := range srv.IssuedAuthorizationTokens() {
 						if tok.RegistryID == otherAccount && tok.Region == otherRegion {
