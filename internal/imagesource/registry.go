@@ -90,8 +90,12 @@ func ParseRemoteReference(ref string) error {
 	return err
 }
 
-// Resolved is what a plan needs from a registry.
-type Resolved struct{ Digest, MediaType, Platform string }
+// Resolved is what a plan needs from a registry: the top-level manifest's
+// digest, media type and size (what a referrer's subject descriptor holds).
+type Resolved struct {
+	Digest, MediaType, Platform string
+	Size                        int64
+}
 
 // ResolveRemote finds the digest that will land. For a tag it makes one
 // manifest request: a HEAD, or a GET where HEAD is refused. A digest
@@ -124,14 +128,14 @@ func ResolveRemote(ctx context.Context, ref string, opts RemoteOptions) (Resolve
 		return Resolved{}, s.schema1(d.Digest.String())
 	}
 	if opts.Platform == "" {
-		return Resolved{Digest: d.Digest.String(), MediaType: string(d.MediaType)}, nil
+		return Resolved{Digest: d.Digest.String(), MediaType: string(d.MediaType), Size: d.Size}, nil
 	}
 	p, err := s.plan(ctx, d.Digest.String(), opts)
 	if err != nil {
 		return Resolved{}, err
 	}
 	top := p.manifests[len(p.manifests)-1]
-	return Resolved{Digest: top.Digest, MediaType: top.MediaType, Platform: top.Platform}, nil
+	return Resolved{Digest: top.Digest, MediaType: top.MediaType, Platform: top.Platform, Size: int64(len(top.Raw))}, nil
 }
 
 // OpenRemote reads the manifests to push for ref, pinned to digest (what

@@ -51,6 +51,10 @@ type client struct {
 	// shortly before they expire: one call for any number of images.
 	loginsMu sync.Mutex
 	logins   map[string]ecrpush.RegistryLogin
+	// planned are the top-level manifests ecr_image planned in this run,
+	// by digest: an ecr_artifact's subject may be one ECR has not yet.
+	plannedMu sync.Mutex
+	planned   map[string]ecrpush.Descriptor
 }
 
 // providerClient is what every type's Configure does with the provider's

@@ -136,7 +136,9 @@ func pinnedCopy(plan, state imageResourceModel) bool {
 		plan.SourceImage.Equal(state.SourceImage) && plan.Platform.Equal(state.Platform) && known(state.ImageDigest)
 }
 
-// planDigest finds the digest the source will push, for the plan.
+// planDigest finds the digest the source will push, for the plan, and
+// tells the provider's client of the top-level manifest planned, so that an
+// ecr_artifact planned after it in the same run can name it as its subject.
 func (r *imageResource) planDigest(ctx context.Context, m imageResourceModel, password string) (string, diag.Diagnostics) {
 	var diags diag.Diagnostics
 	if known(m.SourceImage) {
@@ -148,6 +150,7 @@ func (r *imageResource) planDigest(ctx context.Context, m imageResourceModel, pa
 			diags.AddAttributeError(at, summary, detail)
 			return "", diags
 		}
+		r.client.notePlannedManifest(ecrpush.Descriptor{Digest: res.Digest, MediaType: res.MediaType, Size: res.Size})
 		return res.Digest, diags
 	}
 	src, err := imagesource.Open(m.Source.ValueString(), m.sourceOptions())
@@ -157,6 +160,8 @@ func (r *imageResource) planDigest(ctx context.Context, m imageResourceModel, pa
 		return "", diags
 	}
 	defer func() { _ = src.Close() }()
+	top := src.Manifests()[len(src.Manifests())-1]
+	r.client.notePlannedManifest(ecrpush.Descriptor{Digest: top.Digest, MediaType: top.MediaType, Size: int64(len(top.Raw))})
 	return src.Digest(), diags
 }
 
@@ -265,4 +270,22 @@ func configPassword(ctx context.Context, config tfsdk.Config, diags *diag.Diagno
 	var pw types.String
 	diags.Append(config.GetAttribute(ctx, path.Root("source_password_wo"), &pw)...)
 	return pw.ValueString()
+}
+
+// notePlannedManifest remembers a manifest an ecr_image plans to push.
+func (c *client) notePlannedManifest(d ecrpush.Descriptor) {
+	c.plannedMu.Lock()
+	defer c.plannedMu.Unlock()
+	if c.planned == nil {
+		c.planned = map[string]ecrpush.Descriptor{}
+	}
+	c.planned[d.Digest] = d
+}
+
+// plannedManifest returns a manifest an ecr_image of this run planned.
+func (c *client) plannedManifest(digest string) (ecrpush.Descriptor, bool) {
+	c.plannedMu.Lock()
+	defer c.plannedMu.Unlock()
+	d, ok := c.planned[digest]
+	return d, ok
 }
