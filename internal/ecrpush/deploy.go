@@ -48,6 +48,12 @@ type Deployment struct {
 	// the manifest of Want.Digest last. Blobs are pushed before them with
 	// Pusher. Both are unused when only the tags change.
 	Manifests []Manifest
+	// Referrers (SBOMs, signatures) are put untagged after the image is in
+	// the repository and before any tag moves to it, each after its
+	// subject, in the order given: a tag never names the new image without
+	// them. They are put even when the image itself is not new; their blobs
+	// are among Blobs.
+	Referrers []Manifest
 	Blobs     []Blob
 	Pusher    *Pusher
 	// KeepPrevious leaves Current's image in ECR when Want replaces it
@@ -104,9 +110,41 @@ func Deploy(ctx context.Context, api ImageAPI, d Deployment) (DeployResult, erro
 	}
 	dep := &deployer{api: api, d: d, target: d.Target}
 	if d.Current != nil && d.Current.Digest == d.Want.Digest {
+		if len(d.Referrers) > 0 {
+			dep.res.Owned = d.Current.clone()
+			if err := dep.pushBlobs(ctx); err != nil {
+				return dep.unchanged(err)
+			}
+			if err := dep.putReferrers(ctx); err != nil {
+				return dep.unchanged(err)
+			}
+		}
 		return dep.retag(ctx)
 	}
 	return dep.replace(ctx)
+}
+
+// pushBlobs pushes the deployment's blobs, if any.
+func (dep *deployer) pushBlobs(ctx context.Context) error {
+	if len(dep.d.Blobs) == 0 {
+		return nil
+	}
+	if dep.d.Pusher == nil {
+		return errors.New("blobs to push but no pusher")
+	}
+	results, err := dep.d.Pusher.Push(ctx, dep.target, dep.d.Blobs)
+	dep.res.Blobs = append(dep.res.Blobs, results...)
+	return err
+}
+
+// putReferrers puts the referrers, untagged, in order.
+func (dep *deployer) putReferrers(ctx context.Context) error {
+	for _, m := range dep.d.Referrers {
+		if err := dep.put(ctx, m, ""); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 type deployer struct {
@@ -129,16 +167,8 @@ func (dep *deployer) replace(ctx context.Context) (DeployResult, error) {
 	if len(d.Manifests) == 0 || d.Manifests[len(d.Manifests)-1].Digest != d.Want.Digest {
 		return dep.res, errors.New("the manifests to put must end with the wanted image's")
 	}
-	if len(d.Blobs) > 0 {
-		pusher := d.Pusher
-		if pusher == nil {
-			return dep.res, errors.New("blobs to push but no pusher")
-		}
-		results, err := pusher.Push(ctx, dep.target, d.Blobs)
-		dep.res.Blobs = results
-		if err != nil {
-			return dep.unchanged(err)
-		}
+	if err := dep.pushBlobs(ctx); err != nil {
+		return dep.unchanged(err)
 	}
 	if err := dep.lookBefore(ctx, d.Want.Tags); err != nil {
 		return dep.unchanged(err)
@@ -150,10 +180,15 @@ func (dep *deployer) replace(ctx context.Context) (DeployResult, error) {
 		}
 	}
 	toMove := dep.notYetOn(d.Want.Digest, d.Want.Tags)
-	if len(toMove) == 0 {
+	if len(toMove) == 0 || len(d.Referrers) > 0 {
+		// The image goes in untagged first when its referrers must be in
+		// before a tag names it.
 		if err := dep.put(ctx, top, ""); err != nil {
 			return dep.unchanged(err)
 		}
+	}
+	if err := dep.putReferrers(ctx); err != nil {
+		return dep.unchanged(err)
 	}
 	for _, tag := range toMove {
 		if err := dep.put(ctx, top, tag); err != nil {

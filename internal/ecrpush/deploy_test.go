@@ -4,6 +4,7 @@
 package ecrpush
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -32,6 +33,8 @@ type deployCase struct {
 	planned   map[string]string
 	gone      []string
 	leftovers int // leftovers a clean run reports
+	// referrer: the deployment brings an SBOM whose subject is want's image.
+	referrer bool
 }
 
 type namedOwned struct {
@@ -70,6 +73,17 @@ var deployCases = []deployCase{
 		images: map[string][]string{"A": {"a"}}, indexes: map[string][]string{"I": {"A"}},
 		current: &namedOwned{"A", []string{"a"}}, want: &namedOwned{"A", nil},
 		planned: map[string]string{"a": "A"}, leftovers: 1},
+	{name: "create with a referrer: it is in before a tag names the image",
+		images: map[string][]string{"X": {"a"}}, want: &namedOwned{"B", []string{"a", "b"}}, referrer: true,
+		planned: map[string]string{"a": "B", "b": "B"}},
+	{name: "a new image with a referrer replaces the old",
+		images:  map[string][]string{"A": {"prod"}},
+		current: &namedOwned{"A", []string{"prod"}}, want: &namedOwned{"B", []string{"prod"}}, referrer: true,
+		planned: map[string]string{"prod": "B"}, gone: []string{"A"}},
+	{name: "the same image gets a referrer and a tag",
+		images:  map[string][]string{"A": {"a"}},
+		current: &namedOwned{"A", []string{"a"}}, want: &namedOwned{"A", []string{"a", "b"}}, referrer: true,
+		planned: map[string]string{"a": "A", "b": "A"}},
 	{name: "destroy deletes an image no other tag names",
 		images:  map[string][]string{"A": {"a", "b"}},
 		current: &namedOwned{"A", []string{"a", "b"}},
@@ -154,7 +168,32 @@ func (w *deployWorld) run(c deployCase) (DeployResult, error) {
 		img := w.images[c.want.image]
 		d.Manifests, d.Blobs, d.Pusher = []Manifest{img.manifest}, img.blobs, &Pusher{API: w.api}
 	}
+	if c.referrer {
+		ref := w.referrerOf(c.want.image)
+		d.Referrers, d.Blobs, d.Pusher = []Manifest{ref.manifest}, append(d.Blobs, ref.blobs...), &Pusher{API: w.api}
+	}
 	return Deploy(ctx, w.api, d)
+}
+
+// referrerOf is an SBOM artifact whose subject is the image's manifest.
+func (w *deployWorld) referrerOf(image string) testImage {
+	subject := w.images[image].manifest
+	empty, sbom := []byte("{}"), []byte(`{"spdxVersion":"SPDX-2.3","name":"`+image+`"}`)
+	raw := fmt.Sprintf(`{"schemaVersion":2,"mediaType":%q,"artifactType":"application/spdx+json",`+
+		`"config":{"mediaType":"application/vnd.oci.empty.v1+json","digest":%q,"size":2},`+
+		`"layers":[{"mediaType":"application/spdx+json","digest":%q,"size":%d}],`+
+		`"subject":{"mediaType":%q,"digest":%q,"size":%d}}`,
+		ociManifestType, sha(empty), sha(sbom), len(sbom), subject.MediaType, subject.Digest, len(subject.Raw))
+	return testImage{
+		blobs: []Blob{{Name: "empty config", Digest: sha(empty), Size: 2, Content: bytes.NewReader(empty)},
+			{Name: "sbom", Digest: sha(sbom), Size: int64(len(sbom)), Content: bytes.NewReader(sbom)}},
+		manifest: Manifest{Digest: sha([]byte(raw)), MediaType: ociManifestType, Raw: []byte(raw)},
+	}
+}
+
+// referrerIn reports whether ECR holds the SBOM of image.
+func (w *deployWorld) referrerIn(image string) bool {
+	return slices.Contains(w.srv.Images(region, "", "team/app"), w.referrerOf(image).manifest.Digest)
 }
 
 // calls are the operations the endpoint answered after the first n.
@@ -208,6 +247,9 @@ func TestDeployCleanRuns(t *testing.T) {
 			if len(res.Leftovers) != c.leftovers {
 				t.Errorf("leftovers %+v, want %d", res.Leftovers, c.leftovers)
 			}
+			if c.referrer && !w.referrerIn(c.want.image) {
+				t.Errorf("the referrer of %s is not there", c.want.image)
+			}
 			w.checkTruth(t, res, err)
 		})
 	}
@@ -248,6 +290,13 @@ func TestDeployFaultAtEveryCall(t *testing.T) {
 					}
 					if res.Undone && !maps.Equal(after, before) {
 						t.Errorf("undone, but tags %v, before %v", after, before)
+					}
+					if c.referrer {
+						for tag, image := range after {
+							if image == c.want.image && c.planned[tag] == image && before[tag] != image && !w.referrerIn(image) {
+								t.Errorf("tag %q moved to %s before its referrer was in (err %v)", tag, image, err)
+							}
+						}
 					}
 					if err != nil && times == 1 && c.want != nil && !res.Undone && !isCleanupCall(err) {
 						t.Errorf("one transient fault was not undone: %v", err)
