@@ -10,6 +10,7 @@ package provider
 var iamActions = map[string][]string{
 	"ecr_layer_upload":       {"ecr:InitiateLayerUpload"},
 	"ecr_layer_availability": {"ecr:BatchCheckLayerAvailability"},
+	"ecr_image_referrers":    {"ecr:BatchGetImage"}, // ListImageReferrers has no action of its own (ECR_API.md)
 	"ecr_layer": {"ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart",
 		"ecr:CompleteLayerUpload"},
 	// ecr:DescribeRepositories only explains a tag an immutable repository

@@ -104,7 +104,7 @@ func (p *ecrProvider) Resources(context.Context) []func() resource.Resource {
 }
 
 func (p *ecrProvider) DataSources(context.Context) []func() datasource.DataSource {
-	return []func() datasource.DataSource{newLayerAvailabilityDataSource}
+	return []func() datasource.DataSource{newLayerAvailabilityDataSource, newImageReferrersDataSource}
 }
 
 func (p *ecrProvider) EphemeralResources(context.Context) []func() ephemeral.EphemeralResource {
