@@ -5,6 +5,7 @@ package imagesource
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -132,5 +133,52 @@ func TestLayoutLoneArtifactAndEmptyConfig(t *testing.T) {
 	}
 	if err := s.Verify(bg); err != nil {
 		t.Error(err)
+	}
+}
+
+// bulkLayout writes a layout of img and n artifacts, each what next returns
+// given the one before (img first), with one index.json write: appending
+// each would rewrite index.json n times.
+func bulkLayout(t *testing.T, img v1.Image, n int, next func(i int, prev v1.Image) v1.Image) string {
+	t.Helper()
+	l := newLayout(t)
+	ds := []v1.Descriptor{*must(partial.Descriptor(img))}
+	if err := l.WriteImage(img); err != nil {
+		t.Fatal(err)
+	}
+	prev := img
+	for i := range n {
+		a := next(i, prev)
+		if err := l.WriteImage(a); err != nil {
+			t.Fatal(err)
+		}
+		ds = append(ds, *must(partial.Descriptor(a)))
+		prev = a
+	}
+	writeIndexJSON(t, string(l), ds)
+	return string(l)
+}
+
+// Chains of referrers are at most maxReferrerDepth deep, and there are at
+// most maxReferrers in all: a clear error beyond, not a long plan.
+func TestReferrerBounds(t *testing.T) {
+	img := must(random.Image(100, 1))
+	chain := func(i int, prev v1.Image) v1.Image {
+		return artifact(t, typeSig, fmt.Sprintf("signature %d", i), prev)
+	}
+	s := must(Open(bulkLayout(t, img, maxReferrerDepth, chain), Options{}))
+	if n := len(s.Referrers()); n != maxReferrerDepth {
+		t.Errorf("%d referrers of a chain of %d", n, maxReferrerDepth)
+	}
+	_ = s.Close()
+	var ue *UnsupportedError
+	if _, err := Open(bulkLayout(t, img, maxReferrerDepth+1, chain), Options{}); !errors.As(err, &ue) ||
+		!strings.Contains(err.Error(), "deep") {
+		t.Errorf("a chain of %d: got %v, want an UnsupportedError", maxReferrerDepth+1, err)
+	}
+	many := func(i int, _ v1.Image) v1.Image { return artifact(t, typeSig, fmt.Sprintf("signature %d", i), img) }
+	if _, err := Open(bulkLayout(t, img, maxReferrers+1, many), Options{}); !errors.As(err, &ue) ||
+		!strings.Contains(err.Error(), "more than 1000 referrers") {
+		t.Errorf("%d referrers: got %v, want an UnsupportedError", maxReferrers+1, err)
 	}
 }
