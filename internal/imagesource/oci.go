@@ -40,7 +40,20 @@ func (p *planner) planOCI() error {
 	if len(idx.Manifests) == 0 {
 		return &NotImageError{Path: p.path, Why: "its index.json lists no image"}
 	}
-	cands := idx.Manifests
+	bySubject, images := p.layoutReferrers(idx.Manifests)
+	if len(images) == 0 {
+		return &NotImageError{Path: p.path, Why: "its index.json lists only referrers (manifests whose subject the layout holds), no image"}
+	}
+	if err := p.chooseOCI(images); err != nil {
+		return err
+	}
+	return p.takeReferrers(func(subject string) ([]v1.Descriptor, error) { return bySubject[subject], nil })
+}
+
+// chooseOCI plans the push of the image index.json's entries (its
+// referrers left out) and Options choose.
+func (p *planner) chooseOCI(entries []v1.Descriptor) error {
+	cands := entries
 	if p.opts.Ref != "" {
 		cands = slices.DeleteFunc(slices.Clone(cands), func(d v1.Descriptor) bool { return !matchesRef(d, p.opts.Ref) })
 	}
@@ -50,7 +63,7 @@ func (p *planner) planOCI() error {
 		switch {
 		case len(cands) == 0:
 			return &ChoiceError{Path: p.path, Problem: fmt.Sprintf("no image in index.json is named %q", p.opts.Ref),
-				Hint: "set ref to one of these (a name or a digest)", Candidates: candidates(idx.Manifests)}
+				Hint: "set ref to one of these (a name or a digest)", Candidates: candidates(entries)}
 		case len(cands) > 1:
 			return &ChoiceError{Path: p.path, Problem: fmt.Sprintf("%d images in index.json are named %q", len(cands), p.opts.Ref),
 				Hint: "set ref to one of their digests instead", Candidates: candidates(cands)}
@@ -294,6 +307,16 @@ func (p *planner) addImageManifest(d v1.Descriptor, raw []byte, mt types.MediaTy
 	if err != nil {
 		return fmt.Errorf("%s: %w", p.where(blobName(d.Digest)), err)
 	}
+	if err := p.addManifestBlobs(m); err != nil {
+		return err
+	}
+	p.addManifest(Manifest{Digest: d.Digest.String(), MediaType: string(mt), Raw: raw, Platform: plat})
+	return nil
+}
+
+// addManifestBlobs plans the push of an image manifest's config and layers
+// (an image's or a referrer's).
+func (p *planner) addManifestBlobs(m *v1.Manifest) error {
 	for _, b := range append([]v1.Descriptor{m.Config}, m.Layers...) {
 		if b.Digest.Algorithm != "sha256" {
 			return &UnsupportedError{Path: p.path, What: fmt.Sprintf("blob digest %s: only sha256 digests are pushed to ECR", b.Digest)}
@@ -319,7 +342,6 @@ func (p *planner) addImageManifest(d v1.Descriptor, raw []byte, mt types.MediaTy
 			return err
 		}
 	}
-	p.addManifest(Manifest{Digest: d.Digest.String(), MediaType: string(mt), Raw: raw, Platform: plat})
 	return nil
 }
 

@@ -53,6 +53,10 @@ type RemoteOptions struct {
 	// RetryBudget is the longest total wait for 429 Retry-After answers
 	// before giving up; 0: one minute.
 	RetryBudget time.Duration
+	// Referrers chooses which of the repository's referrers of the
+	// manifests pushed (OCI referrers API, else the sha256-<hex> tag
+	// scheme) travel with the image; OpenRemote alone lists them.
+	Referrers ReferrerFilter
 
 	// now and sleep are the clock of the 429 waits, for tests.
 	now   func() time.Time
@@ -166,11 +170,17 @@ func OpenRemote(ctx context.Context, ref, digest string, opts RemoteOptions) (*S
 		return nil, &ReferenceError{Ref: digest, Why: "the pinned digest is not sha256:<64 hex digits>"}
 	}
 	p, err := s.plan(ctx, digest, opts)
+	if err == nil {
+		err = p.takeReferrers(func(subject string) ([]v1.Descriptor, error) {
+			return s.referrers(ctx, subject, opts.Referrers)
+		})
+	}
 	if err != nil {
 		s.release()
 		return nil, err
 	}
-	return &Source{path: ref, kind: KindRegistry, manifests: p.manifests, blobs: p.blobs, release: s.release}, nil
+	return &Source{path: ref, kind: KindRegistry, manifests: p.manifests, referrers: p.referrers, blobs: p.blobs,
+		release: s.release}, nil
 }
 
 // remoteSession is one reference's repository, with the client that reads
@@ -190,6 +200,10 @@ type remoteSession struct {
 	mu         sync.Mutex
 	fetched    map[string][]byte // manifests by digest, read once
 	smallBlobs map[string][]byte // configs read to plan, by digest: sent from memory
+
+	// noReferrersAPI is set, while planning, once the registry has shown
+	// it lacks the referrers API: the tag scheme is read instead.
+	noReferrersAPI bool
 }
 
 func newRemoteSession(ctx context.Context, ref string, opts RemoteOptions) (*remoteSession, error) {
@@ -310,7 +324,7 @@ func (s *remoteSession) manifest(ctx context.Context, d v1.Descriptor) ([]byte, 
 // plan plans the push of the manifest of digest, with the planner Open uses
 // for layouts: the same choice of platform, nesting bound and checks.
 func (s *remoteSession) plan(ctx context.Context, digest string, opts RemoteOptions) (*planner, error) {
-	p := &planner{path: s.ref, kind: KindRegistry, opts: Options{Platform: opts.Platform}, remote: s, ctx: ctx,
+	p := &planner{path: s.ref, kind: KindRegistry, opts: Options{Platform: opts.Platform, Referrers: opts.Referrers}, remote: s, ctx: ctx,
 		seenManifests: map[string]bool{}, seenBlobs: map[string]bool{}}
 	if opts.Platform != "" {
 		want, err := parsePlatform(opts.Platform)

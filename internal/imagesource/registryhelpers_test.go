@@ -37,9 +37,10 @@ type testRegistry struct {
 }
 
 // newTestRegistry starts a registry; mw, if not nil, wraps what srv serves.
-func newTestRegistry(t *testing.T, mw func(http.Handler) http.Handler) *testRegistry {
+// opts add to its options (registry.WithReferrersSupport).
+func newTestRegistry(t *testing.T, mw func(http.Handler) http.Handler, opts ...registry.Option) *testRegistry {
 	t.Helper()
-	h := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	h := registry.New(append([]registry.Option{registry.Logger(log.New(io.Discard, "", 0))}, opts...)...)
 	r := &testRegistry{admin: httptest.NewServer(h)}
 	t.Cleanup(r.admin.Close)
 	served := h

@@ -58,6 +58,9 @@ type Options struct {
 	// os.TempDir(). Copies left there by processes that are gone are
 	// removed (see tempfile.go).
 	TempDir string
+	// Referrers chooses which of the layout's referrers (manifests of
+	// index.json whose subject is a manifest pushed) travel with the image.
+	Referrers ReferrerFilter
 }
 
 // Manifest is one manifest to push with PutImage: Raw, unchanged, with
@@ -73,6 +76,13 @@ type Manifest struct {
 	// Platform is "os/arch[/variant]" as the index that references the
 	// manifest gives it, or as the chosen image's config gives it, or "".
 	Platform string
+	// Subject is, for a referrer, the digest of the manifest its subject
+	// field names; "" for the image's own manifests.
+	Subject string
+	// ArtifactType is, for a referrer, its artifactType field, else its
+	// config's media type (the OCI 1.1 rule); "" for the image's own
+	// manifests.
+	ArtifactType string
 }
 
 // Blob is a config or layer to push before the manifests. Its fields map
@@ -127,6 +137,7 @@ type Source struct {
 	kind      Kind
 	store     store
 	manifests []Manifest
+	referrers []Manifest
 	blobs     []Blob
 	// release frees what a registry source holds (idle connections).
 	release func()
@@ -156,10 +167,17 @@ func (s *Source) top() Manifest { return s.manifests[len(s.manifests)-1] }
 // Each digest appears once.
 func (s *Source) Manifests() []Manifest { return slices.Clone(s.manifests) }
 
-// Blobs returns every distinct blob the manifests reference and the source
-// holds (foreign layers, which the source does not hold and registries
-// fetch from their URLs, are left out), configs before layers, in manifest
-// order. They must all be in the repository before the first PutImage.
+// Referrers returns the referrers to push after Manifests (SBOMs,
+// signatures, attestations whose subject is a manifest pushed, and
+// recursively theirs), each after its subject, as Options.Referrers or
+// RemoteOptions.Referrers chose them. Their blobs are in Blobs.
+func (s *Source) Referrers() []Manifest { return slices.Clone(s.referrers) }
+
+// Blobs returns every distinct blob the manifests and referrers reference
+// and the source holds (foreign layers, which the source does not hold and
+// registries fetch from their URLs, are left out), configs before layers,
+// in manifest order, the image's before its referrers'. They must all be in
+// the repository before the first PutImage.
 func (s *Source) Blobs() []Blob { return slices.Clone(s.blobs) }
 
 // Verify reads every blob and checks it against its digest (manifests were
@@ -242,7 +260,7 @@ func Open(path string, opts Options) (*Source, error) {
 		_ = s.store.close()
 		return nil, err
 	}
-	s.manifests, s.blobs = p.manifests, p.blobs
+	s.manifests, s.referrers, s.blobs = p.manifests, p.referrers, p.blobs
 	return s, nil
 }
 
@@ -280,7 +298,8 @@ type planner struct {
 	ctx    context.Context
 
 	manifests     []Manifest
-	seenManifests map[string]bool
+	referrers     []Manifest
+	seenManifests map[string]bool          // the image's manifests and the referrers taken
 	manifestFiles map[string]*manifestFile // by digest, read once
 	blobs         []Blob
 	seenBlobs     map[string]bool
@@ -317,6 +336,10 @@ func (p *planner) addBlob(name, digest, mediaType string, size int64) error {
 		return nil
 	}
 	ra, got, err := p.store.open(name)
+	if errors.Is(err, fs.ErrNotExist) && digest == emptyConfigDigest && size == int64(len(emptyConfig)) {
+		// Its bytes are known: the layout need not hold them.
+		ra, got, err = strings.NewReader(emptyConfig), size, nil
+	}
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return &MissingError{Path: p.path, Name: name, Digest: digest, What: "blob (" + mediaType + ")"}
