@@ -447,7 +447,7 @@ func TestAccImage_copyThroughChallenges(t *testing.T) {
 				return nil
 			}},
 		{name: "rate_limited_past_the_budget", setup: func(s *sourceRegistry) { s.tooMany, s.retryAfter = 1000, "7200" },
-			wantErr: regexp.MustCompile(`(?s)Source Registry Rate Limit Reached.*100 pulls per 6h0m0s.*accepts requests again at`)},
+			wantErr: regexp.MustCompile(`(?s)Source Registry Rate Limit Reached.*100\s+pulls\s+per\s+6h0m0s.*accepts\s+requests\s+again\s+at`)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			testAccLayerCacheDir()

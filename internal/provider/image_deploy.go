@@ -56,7 +56,10 @@ func (r *imageResource) deployImage(ctx context.Context, req deployRequest) (*im
 		dep.KeepPrevious = dep.KeepPrevious || req.state.KeepRemotely.ValueBool()
 	}
 	source := plan.sourceName()
-	if dep.Current == nil || dep.Current.Digest != dep.Want.Digest {
+	newImage := dep.Current == nil || dep.Current.Digest != dep.Want.Digest
+	newReferrers := req.state != nil && !plan.ReferrerDigests.Equal(req.state.ReferrerDigests)
+	referrers := plan.ReferrerDigests
+	if newImage || newReferrers {
 		src, d := r.openSource(ctx, plan, req.password)
 		diags.Append(d...)
 		if diags.HasError() {
@@ -68,8 +71,18 @@ func (r *imageResource) deployImage(ctx context.Context, req deployRequest) (*im
 				src.Digest(), plan.ImageDigest.ValueString()))
 			return req.state, diags
 		}
+		referrers = referrerDigests(src)
+		if known(plan.ReferrerDigests) && !plan.ReferrerDigests.Equal(referrers) {
+			diags.AddAttributeError(sourceAttribute(plan), "Image Changed Since Plan", fmt.Sprintf("The referrers "+
+				"of %s (SBOMs, signatures) are not those planned: %s now, %s planned. Nothing was pushed; run plan "+
+				"again.", source, referrers, plan.ReferrerDigests))
+			return req.state, diags
+		}
 		dep.Want.Digest = src.Digest()
-		dep.Manifests = pushManifests(src)
+		if newImage {
+			dep.Manifests = pushManifests(src)
+		}
+		dep.Referrers = pushReferrers(src)
 		for _, b := range src.Blobs() {
 			dep.Blobs = append(dep.Blobs, ecrpush.Blob{Name: b.Name, Digest: b.Digest, Size: b.Size, Content: b.Content,
 				Open: b.Open})
@@ -111,6 +124,10 @@ func (r *imageResource) deployImage(ctx context.Context, req deployRequest) (*im
 	}
 	out.ImageDigest = types.StringValue(res.Owned.Digest)
 	out.Tags = tagSet(res.Owned.Tags)
+	if out.ImageDigest.Equal(plan.ImageDigest) && (err == nil || !res.Undone) {
+		// The referrers went in before the tags moved to the image.
+		out.ReferrerDigests = referrers
+	}
 	out.setComputed()
 	return &out, diags
 }

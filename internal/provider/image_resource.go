@@ -55,6 +55,8 @@ type imageResourceModel struct {
 	SourceUsername   types.String   `tfsdk:"source_username"`
 	SourcePasswordWO types.String   `tfsdk:"source_password_wo"`
 	Ref              types.String   `tfsdk:"ref"`
+	Referrers        types.List     `tfsdk:"referrers"`
+	ReferrerDigests  types.List     `tfsdk:"referrer_digests"`
 	Platform         types.String   `tfsdk:"platform"`
 	Tags             types.Set      `tfsdk:"tags"`
 	KeepRemotely     types.Bool     `tfsdk:"keep_remotely"`
@@ -101,7 +103,7 @@ func (r *imageResource) Schema(ctx context.Context, _ resource.SchemaRequest, re
 			"gone. The child manifests of an index pushed whole stay in the repository untagged; a lifecycle policy " +
 			"on untagged images removes them. Anything that pulls the image by digest (a Lambda function, an ECS " +
 			"task definition) breaks when it is deleted: set `keep_remotely = true` to only remove it from the state.",
-		Attributes: resourceTargetAttributes(withAttributes(imageSourceAttributes(), map[string]schema.Attribute{
+		Attributes: resourceTargetAttributes(withAttributes(imageSourceAttributes(), withAttributes(imageReferrerAttributes(), map[string]schema.Attribute{
 			"ref": schema.StringAttribute{
 				Optional: true,
 				MarkdownDescription: "Which image to push when `source` holds several: its " +
@@ -161,7 +163,7 @@ func (r *imageResource) Schema(ctx context.Context, _ resource.SchemaRequest, re
 					"`<region>/<registry_id>/<repository_name>@<image_digest>` for another region as well. A " +
 					"repository whose first path component is 12 digits must be imported with the registry given.",
 			},
-		}), replace),
+		})), replace),
 		Blocks: map[string]schema.Block{
 			"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true, Update: true}),
 		},
@@ -197,7 +199,8 @@ func (m *imageResourceModel) setComputed() {
 }
 
 func (m imageResourceModel) sourceOptions() imagesource.Options {
-	return imagesource.Options{Ref: m.Ref.ValueString(), Platform: m.Platform.ValueString()}
+	filter := m.referrerFilter(context.Background())
+	return imagesource.Options{Ref: m.Ref.ValueString(), Platform: m.Platform.ValueString(), Referrers: filter}
 }
 
 // tagList returns a set of tags, sorted.
@@ -248,19 +251,27 @@ func (r *imageResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanR
 	}
 
 	plan.ImageDigest = types.StringUnknown()
+	plan.ReferrerDigests = types.ListUnknown(types.StringType)
 	password := config.SourcePasswordWO.ValueString()
 	switch {
 	case state != nil && pinnedCopy(plan, *state):
 		// A digest reference is never resolved again: the plan asks the
 		// registry nothing (no pull counts against a rate limit).
-		plan.ImageDigest = state.ImageDigest
+		plan.ImageDigest, plan.ReferrerDigests = state.ImageDigest, state.ReferrerDigests
 	case plan.sourcePlannable(password, !config.SourcePasswordWO.IsUnknown()):
-		digest, diags := r.planDigest(ctx, plan, password)
+		digest, referrers, diags := r.planDigest(ctx, plan, password)
 		resp.Diagnostics.Append(diags...)
 		if resp.Diagnostics.HasError() {
 			return
 		}
 		plan.ImageDigest = types.StringValue(digest)
+		switch {
+		case known(plan.Source):
+			plan.ReferrerDigests = referrers
+		case state != nil && state.ImageDigest.Equal(plan.ImageDigest) && plan.Referrers.Equal(state.Referrers):
+			// A registry's referrers are read when the image is copied.
+			plan.ReferrerDigests = state.ReferrerDigests
+		}
 	}
 	plan.setComputed()
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
@@ -463,6 +474,7 @@ func (r *imageResource) ImportState(ctx context.Context, req resource.ImportStat
 			Region: types.StringValue(region)},
 		Source: types.StringNull(), SourceImage: types.StringNull(), SourceUsername: types.StringNull(),
 		SourcePasswordWO: types.StringNull(), Ref: types.StringNull(), Platform: types.StringNull(),
+		Referrers: types.ListNull(types.StringType), ReferrerDigests: types.ListNull(types.StringType),
 		Tags: types.SetNull(types.StringType), KeepRemotely: types.BoolValue(false),
 		ImageDigest: types.StringValue(digest),
 		Timeouts: timeouts.Value{Object: types.ObjectNull(map[string]attr.Type{

@@ -133,36 +133,39 @@ func (m imageResourceModel) sourcePlannable(password string, passwordKnown bool)
 // and platform, the image the state already holds.
 func pinnedCopy(plan, state imageResourceModel) bool {
 	return known(plan.SourceImage) && strings.Contains(plan.SourceImage.ValueString(), "@sha256:") &&
-		plan.SourceImage.Equal(state.SourceImage) && plan.Platform.Equal(state.Platform) && known(state.ImageDigest)
+		plan.SourceImage.Equal(state.SourceImage) && plan.Platform.Equal(state.Platform) &&
+		plan.Referrers.Equal(state.Referrers) && known(state.ImageDigest)
 }
 
-// planDigest finds the digest the source will push, for the plan, and
-// tells the provider's client of the top-level manifest planned, so that an
-// ecr_artifact planned after it in the same run can name it as its subject.
-func (r *imageResource) planDigest(ctx context.Context, m imageResourceModel, password string) (string, diag.Diagnostics) {
+// planDigest finds the digest the source will push, for the plan, and, for
+// a source on disk, its referrers' digests. It tells the provider's client
+// of the top-level manifest planned, so that an ecr_artifact planned after
+// it in the same run can name it as its subject.
+func (r *imageResource) planDigest(ctx context.Context, m imageResourceModel, password string) (string, types.List, diag.Diagnostics) {
 	var diags diag.Diagnostics
+	none := types.ListUnknown(types.StringType)
 	if known(m.SourceImage) {
 		callCtx, done := r.client.requestContext(ctx)
 		defer done()
-		res, err := imagesource.ResolveRemote(callCtx, m.SourceImage.ValueString(), r.remoteOptions(m, password))
+		res, err := imagesource.ResolveRemote(callCtx, m.SourceImage.ValueString(), r.remoteOptions(ctx, m, password))
 		if err != nil {
 			at, summary, detail := explainRemoteFailure(m, err)
 			diags.AddAttributeError(at, summary, detail)
-			return "", diags
+			return "", none, diags
 		}
 		r.client.notePlannedManifest(ecrpush.Descriptor{Digest: res.Digest, MediaType: res.MediaType, Size: res.Size})
-		return res.Digest, diags
+		return res.Digest, none, diags
 	}
 	src, err := imagesource.Open(m.Source.ValueString(), m.sourceOptions())
 	if err != nil {
 		at, summary, detail := explainSourceFailure(m.Source.ValueString(), m.sourceOptions(), err)
 		diags.AddAttributeError(at, summary, detail)
-		return "", diags
+		return "", none, diags
 	}
 	defer func() { _ = src.Close() }()
 	top := src.Manifests()[len(src.Manifests())-1]
 	r.client.notePlannedManifest(ecrpush.Descriptor{Digest: top.Digest, MediaType: top.MediaType, Size: int64(len(top.Raw))})
-	return src.Digest(), diags
+	return src.Digest(), referrerDigests(src), diags
 }
 
 // openSource opens the source for a push. A registry source is pinned to
@@ -175,7 +178,7 @@ func (r *imageResource) openSource(ctx context.Context, m imageResourceModel, pa
 		if known(m.ImageDigest) {
 			planned = m.ImageDigest.ValueString()
 		}
-		src, err := imagesource.OpenRemote(ctx, m.SourceImage.ValueString(), planned, r.remoteOptions(m, password))
+		src, err := imagesource.OpenRemote(ctx, m.SourceImage.ValueString(), planned, r.remoteOptions(ctx, m, password))
 		if err != nil {
 			at, summary, detail := explainRemoteFailure(m, err)
 			diags.AddAttributeError(at, summary, detail)
@@ -194,10 +197,12 @@ func (r *imageResource) openSource(ctx context.Context, m imageResourceModel, pa
 
 // remoteOptions says how to read source_image: the resource's own
 // credentials first, then for an ECR registry the provider's.
-func (r *imageResource) remoteOptions(m imageResourceModel, password string) imagesource.RemoteOptions {
+func (r *imageResource) remoteOptions(ctx context.Context, m imageResourceModel, password string) imagesource.RemoteOptions {
 	user := m.SourceUsername.ValueString()
+	filter := m.referrerFilter(ctx)
 	return imagesource.RemoteOptions{
-		Platform: m.Platform.ValueString(),
+		Platform:  m.Platform.ValueString(),
+		Referrers: filter,
 		Login: func(ctx context.Context, registry string) (imagesource.Login, bool, error) {
 			if user != "" {
 				return imagesource.Login{Username: user, Password: password,

@@ -34,6 +34,9 @@ type sourceRegistry struct {
 	bearer         bool
 	noRange        bool
 	redirect       bool
+	// noReferrers: /referrers/ answers 404, as on registries without the
+	// OCI referrers API; writers then keep the sha256-<hex> fallback tag.
+	noReferrers bool
 
 	inner     http.Handler
 	adminHost string // the registry without wrappers, for push
@@ -56,7 +59,12 @@ func newSourceRegistry(t *testing.T, user, password string) *sourceRegistry {
 	t.Helper()
 	s := &sourceRegistry{user: user, password: password, tokens: map[string]bool{},
 		inner: registry.New(registry.Logger(log.New(io.Discard, "", 0)))}
-	admin := httptest.NewServer(s.inner)
+	admin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.referrersOff(w, r) {
+			return
+		}
+		s.inner.ServeHTTP(w, r)
+	}))
 	t.Cleanup(admin.Close)
 	s.adminHost = strings.TrimPrefix(admin.URL, "http://")
 	storage := httptest.NewServer(http.HandlerFunc(s.serveStorage))
@@ -95,6 +103,9 @@ func (s *sourceRegistry) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	if noRange {
 		r.Header.Del("Range")
+	}
+	if s.referrersOff(w, r) {
+		return
 	}
 	blob := r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/")
 	switch {
@@ -182,6 +193,18 @@ func (s *sourceRegistry) push(t *testing.T, repo, tag string, img v1.Image) stri
 		t.Fatal(err)
 	}
 	return mustT(img.Digest()).String()
+}
+
+// referrersOff answers 404 to the referrers API when it is off.
+func (s *sourceRegistry) referrersOff(w http.ResponseWriter, r *http.Request) bool {
+	s.mu.Lock()
+	off := s.noReferrers
+	s.mu.Unlock()
+	if off && strings.Contains(r.URL.Path, "/referrers/") {
+		http.Error(w, `{"errors":[{"code":"NOT_FOUND","message":"no referrers API here"}]}`, http.StatusNotFound)
+		return true
+	}
+	return false
 }
 
 func (s *sourceRegistry) set(f func(*sourceRegistry)) {
