@@ -83,7 +83,7 @@ func ArtifactManifest(a Artifact) (Manifest, error) {
 		return Manifest{}, errors.New("an artifact needs at least one file")
 	}
 	m := artifactManifest{SchemaVersion: 2, MediaType: OCIManifestMediaType, ArtifactType: a.ArtifactType,
-		Config: Descriptor{MediaType: EmptyMediaType, Digest: EmptyDigest, Size: int64(len(EmptyJSON()))},
+		Config:  Descriptor{MediaType: EmptyMediaType, Digest: EmptyDigest, Size: int64(len(EmptyJSON()))},
 		Subject: a.Subject}
 	if len(a.Annotations) > 0 {
 		m.Annotations = a.Annotations

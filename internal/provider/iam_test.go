@@ -24,6 +24,7 @@ var iamPages = map[string]string{
 	"ecr_layer_availability": "../../templates/data-sources/layer_availability.md.tmpl",
 	"ecr_layer":              "../../templates/resources/layer.md.tmpl",
 	"ecr_image":              "../../templates/resources/image.md.tmpl",
+	"ecr_artifact":           "../../templates/resources/artifact.md.tmpl",
 }
 
 var iamActionPattern = regexp.MustCompile(`ecr:[A-Za-z]+`)

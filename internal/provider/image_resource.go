@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
-	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
@@ -128,11 +127,7 @@ func (r *imageResource) Schema(ctx context.Context, _ resource.SchemaRequest, re
 					"by digest). Each is %d to %d characters, a letter, digit or `_` followed by letters, digits, `_`, "+
 					"`.` and `-` (`%s`). Changing only the tags updates them in place.",
 					ecrpush.ImageTagMinLen, ecrpush.ImageTagMaxLen, ecrpush.ImageTagPattern),
-				Validators: []validator.Set{setvalidator.ValueStringsAre(
-					stringvalidator.LengthBetween(ecrpush.ImageTagMinLen, ecrpush.ImageTagMaxLen),
-					stringvalidator.RegexMatches(ecrpush.ImageTagRegexp, "must start with a letter, digit or '_' and hold "+
-						"only letters, digits, '_', '.' and '-'"),
-				)},
+				Validators: tagsValidators(),
 			},
 			"keep_remotely": schema.BoolAttribute{
 				Optional: true,
@@ -334,45 +329,16 @@ func (r *imageResource) Read(ctx context.Context, req resource.ReadRequest, resp
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	callCtx, done := r.client.requestContext(ctx)
-	defer done()
-	digest := state.ImageDigest.ValueString()
-	info, found, err := ecrpush.DescribeImage(callCtx, r.client.ecr, target, digest)
-	if f, ok := ecrpush.FactsOf(err); ok && f.Kind == ecrpush.KindRepositoryNotFound {
-		tflog.Info(ctx, "The image's repository is gone; removing the image from the state", map[string]any{"id": state.ID.ValueString()})
-		resp.State.RemoveResource(ctx)
-		return
-	}
-	if err != nil {
-		resp.Diagnostics.AddError(explainECRFailure(err, r.client.accountID))
-		return
-	}
+	info, tags, found, diags := refreshOwned(ctx, r.client, target, state.ImageDigest.ValueString(), state.ID.ValueString(), state.Tags)
+	resp.Diagnostics.Append(diags...)
 	if !found {
-		tflog.Info(ctx, "ECR no longer has the image; removing it from the state so the next apply pushes it again",
-			map[string]any{"id": state.ID.ValueString()})
 		resp.State.RemoveResource(ctx)
 		return
 	}
-	// Only this resource's tags are tracked: a tag it set that now points
-	// elsewhere drops out (the plan puts it back); tags others set are not
-	// its business. After import every tag is adopted.
-	if state.Tags.IsNull() || state.Tags.IsUnknown() {
-		state.Tags = tagSet(info.Tags)
-	} else {
-		mine, diags := tagList(ctx, state.Tags)
-		resp.Diagnostics.Append(diags...)
-		var still []string
-		for _, t := range mine {
-			if slices.Contains(info.Tags, t) {
-				still = append(still, t)
-			}
-		}
-		if len(still) != len(mine) {
-			tflog.Info(ctx, "Tags of the image have moved to other images or were removed", map[string]any{
-				"id": state.ID.ValueString(), "tags_in_state": mine, "tags_on_image": info.Tags})
-		}
-		state.Tags = tagSet(still)
+	if resp.Diagnostics.HasError() {
+		return
 	}
+	state.Tags = tags
 	if !known(state.RegistryID) || state.RegistryID.ValueString() == "" {
 		state.RegistryID = types.StringValue(info.RegistryID)
 	}
@@ -429,13 +395,7 @@ func (r *imageResource) Delete(ctx context.Context, req resource.DeleteRequest, 
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	callCtx, done := r.client.requestContext(ctx)
-	defer done()
-	res, err := ecrpush.Destroy(callCtx, r.client.ecr, target, ecrpush.Owned{Digest: state.ImageDigest.ValueString(), Tags: mine}, false)
-	resp.Diagnostics.Append(leftoverWarnings(target, res.Leftovers)...)
-	if err != nil {
-		resp.Diagnostics.AddError(explainImageFailure(err, r.client.accountID))
-	}
+	resp.Diagnostics.Append(destroyOwned(ctx, r.client, target, ecrpush.Owned{Digest: state.ImageDigest.ValueString(), Tags: mine})...)
 }
 
 // ImportState takes [[<region>/]<registry_id>/]<repository_name>@<digest>,
