@@ -93,9 +93,9 @@ func (r *artifactResource) build(ctx context.Context, m artifactResourceModel, a
 		at := path.Root("files").AtListIndex(i).AtName("path")
 		p, title := f.Path.ValueString(), filepath.Base(f.Path.ValueString())
 		if j, dup := titles[title]; dup {
-			diags.AddAttributeError(at, "Duplicate File Name", fmt.Sprintf("Files %d and %d are both named %q: each "+
-				"file of an artifact is titled with its base name, which `oras pull` writes it to, so the names "+
-				"must differ.", j, i, title))
+			diags.AddAttributeError(at, "Duplicate File Name", fmt.Sprintf("files[%d].path and files[%d].path are both "+
+				"named %q: each file of an artifact is titled with its base name, which `oras pull` writes it to, so "+
+				"the names must differ.", j, i, title))
 			continue
 		}
 		titles[title] = i
@@ -105,7 +105,7 @@ func (r *artifactResource) build(ctx context.Context, m artifactResourceModel, a
 				map[string]any{"path": p, "error": recordErr.Error()})
 		}
 		if err != nil {
-			diags.AddAttributeError(at, "Cannot Use the Artifact File", artifactFileProblem(p, err))
+			diags.AddAttributeError(at, "Cannot Use the Artifact File", fmt.Sprintf("files[%d].path: %s", i, artifactFileProblem(p, err)))
 			continue
 		}
 		out.paths = append(out.paths, p)
