@@ -277,22 +277,9 @@ func (r *artifactResource) Delete(ctx context.Context, req resource.DeleteReques
 
 // ImportState takes the IDs ecr_image's import takes.
 func (r *artifactResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	region, registry, repository, digest, tag, err := parseImageID(req.ID)
-	if err != nil {
-		resp.Diagnostics.AddError("Invalid Import ID", fmt.Sprintf("The import ID %q %s. It must be "+
-			"<repository_name>@<digest>, such as team/app@sha256:<64 hex digits>, or <repository_name>:<tag>; either "+
-			"preceded by <registry_id>/ for another registry, and by <region>/<registry_id>/ for another region as "+
-			"well.", req.ID, err))
+	region, registry, repository, digest, ok := importImageID(ctx, r.client, req.ID, &resp.Diagnostics)
+	if !ok {
 		return
-	}
-	if tag != "" {
-		images := &imageResource{client: r.client}
-		if digest = images.resolveTag(ctx, req.ID, region, registry, repository, tag, &resp.Diagnostics); digest == "" {
-			return
-		}
-	}
-	if region == "" && r.client != nil {
-		region = r.client.region
 	}
 	m := artifactResourceModel{
 		targetModel: targetModel{RepositoryName: types.StringValue(repository), RegistryID: types.StringNull(),

@@ -5,6 +5,7 @@ package provider
 
 import (
 	"context"
+	"fmt"
 	"slices"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
@@ -83,4 +84,28 @@ func tagsValidators() []validator.Set {
 		stringvalidator.RegexMatches(ecrpush.ImageTagRegexp, "must start with a letter, digit or '_' and hold "+
 			"only letters, digits, '_', '.' and '-'"),
 	)}
+}
+
+// importImageID reads the import ID of ecr_image and ecr_artifact:
+// [[<region>/]<registry_id>/]<repository_name>@<digest>, or :<tag> in place
+// of @<digest>, resolved to the digest the tag names now. ok is false after
+// an error.
+func importImageID(ctx context.Context, c *client, id string, diags *diag.Diagnostics) (region, registry, repository, digest string, ok bool) {
+	region, registry, repository, digest, tag, err := parseImageID(id)
+	if err != nil {
+		diags.AddError("Invalid Import ID", fmt.Sprintf("The import ID %q %s. It must be "+
+			"<repository_name>@<digest>, such as team/app@sha256:<64 hex digits>, or <repository_name>:<tag>, such "+
+			"as team/app:v1; either preceded by <registry_id>/ for another registry, and by "+
+			"<region>/<registry_id>/ for another region as well.", id, err))
+		return "", "", "", "", false
+	}
+	if tag != "" {
+		if digest = (&imageResource{client: c}).resolveTag(ctx, id, region, registry, repository, tag, diags); digest == "" {
+			return "", "", "", "", false
+		}
+	}
+	if region == "" && c != nil {
+		region = c.region
+	}
+	return region, registry, repository, digest, true
 }
