@@ -25,6 +25,7 @@ var iamPages = map[string]string{
 	"ecr_image_referrers":    "../../templates/data-sources/image_referrers.md.tmpl",
 	"ecr_layer":              "../../templates/resources/layer.md.tmpl",
 	"ecr_image":              "../../templates/resources/image.md.tmpl",
+	"ecr_artifact":           "../../templates/resources/artifact.md.tmpl",
 }
 
 var iamActionPattern = regexp.MustCompile(`ecr:[A-Za-z]+`)

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
-	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
@@ -130,11 +129,7 @@ func (r *imageResource) Schema(ctx context.Context, _ resource.SchemaRequest, re
 					"by digest). Each is %d to %d characters, a letter, digit or `_` followed by letters, digits, `_`, "+
 					"`.` and `-` (`%s`). Changing only the tags updates them in place.",
 					ecrpush.ImageTagMinLen, ecrpush.ImageTagMaxLen, ecrpush.ImageTagPattern),
-				Validators: []validator.Set{setvalidator.ValueStringsAre(
-					stringvalidator.LengthBetween(ecrpush.ImageTagMinLen, ecrpush.ImageTagMaxLen),
-					stringvalidator.RegexMatches(ecrpush.ImageTagRegexp, "must start with a letter, digit or '_' and hold "+
-						"only letters, digits, '_', '.' and '-'"),
-				)},
+				Validators: tagsValidators(),
 			},
 			"keep_remotely": schema.BoolAttribute{
 				Optional: true,
@@ -345,45 +340,16 @@ func (r *imageResource) Read(ctx context.Context, req resource.ReadRequest, resp
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	callCtx, done := r.client.requestContext(ctx)
-	defer done()
-	digest := state.ImageDigest.ValueString()
-	info, found, err := ecrpush.DescribeImage(callCtx, r.client.ecr, target, digest)
-	if f, ok := ecrpush.FactsOf(err); ok && f.Kind == ecrpush.KindRepositoryNotFound {
-		tflog.Info(ctx, "The image's repository is gone; removing the image from the state", map[string]any{"id": state.ID.ValueString()})
-		resp.State.RemoveResource(ctx)
-		return
-	}
-	if err != nil {
-		resp.Diagnostics.AddError(explainECRFailure(err, r.client.accountID))
-		return
-	}
+	info, tags, found, diags := refreshOwned(ctx, r.client, target, state.ImageDigest.ValueString(), state.ID.ValueString(), state.Tags)
+	resp.Diagnostics.Append(diags...)
 	if !found {
-		tflog.Info(ctx, "ECR no longer has the image; removing it from the state so the next apply pushes it again",
-			map[string]any{"id": state.ID.ValueString()})
 		resp.State.RemoveResource(ctx)
 		return
 	}
-	// Only this resource's tags are tracked: a tag it set that now points
-	// elsewhere drops out (the plan puts it back); tags others set are not
-	// its business. After import every tag is adopted.
-	if state.Tags.IsNull() || state.Tags.IsUnknown() {
-		state.Tags = tagSet(info.Tags)
-	} else {
-		mine, diags := tagList(ctx, state.Tags)
-		resp.Diagnostics.Append(diags...)
-		var still []string
-		for _, t := range mine {
-			if slices.Contains(info.Tags, t) {
-				still = append(still, t)
-			}
-		}
-		if len(still) != len(mine) {
-			tflog.Info(ctx, "Tags of the image have moved to other images or were removed", map[string]any{
-				"id": state.ID.ValueString(), "tags_in_state": mine, "tags_on_image": info.Tags})
-		}
-		state.Tags = tagSet(still)
+	if resp.Diagnostics.HasError() {
+		return
 	}
+	state.Tags = tags
 	if !known(state.RegistryID) || state.RegistryID.ValueString() == "" {
 		state.RegistryID = types.StringValue(info.RegistryID)
 	}
@@ -440,34 +406,16 @@ func (r *imageResource) Delete(ctx context.Context, req resource.DeleteRequest, 
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	callCtx, done := r.client.requestContext(ctx)
-	defer done()
-	res, err := ecrpush.Destroy(callCtx, r.client.ecr, target, ecrpush.Owned{Digest: state.ImageDigest.ValueString(), Tags: mine}, false)
-	resp.Diagnostics.Append(leftoverWarnings(target, res.Leftovers)...)
-	if err != nil {
-		resp.Diagnostics.AddError(explainImageFailure(err, r.client.accountID))
-	}
+	resp.Diagnostics.Append(destroyOwned(ctx, r.client, target, ecrpush.Owned{Digest: state.ImageDigest.ValueString(), Tags: mine})...)
 }
 
 // ImportState takes [[<region>/]<registry_id>/]<repository_name>@<digest>,
 // or :<tag> in place of @<digest>, which it resolves to the digest the tag
 // names now.
 func (r *imageResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	region, registry, repository, digest, tag, err := parseImageID(req.ID)
-	if err != nil {
-		resp.Diagnostics.AddError("Invalid Import ID", fmt.Sprintf("The import ID %q %s. It must be "+
-			"<repository_name>@<digest>, such as team/app@sha256:<64 hex digits>, or <repository_name>:<tag>, such "+
-			"as team/app:v1; either preceded by <registry_id>/ for another registry, and by "+
-			"<region>/<registry_id>/ for another region as well.", req.ID, err))
+	region, registry, repository, digest, ok := importImageID(ctx, r.client, req.ID, &resp.Diagnostics)
+	if !ok {
 		return
-	}
-	if tag != "" {
-		if digest = r.resolveTag(ctx, req.ID, region, registry, repository, tag, &resp.Diagnostics); digest == "" {
-			return
-		}
-	}
-	if region == "" && r.client != nil {
-		region = r.client.region
 	}
 	m := imageResourceModel{
 		targetModel: targetModel{RepositoryName: types.StringValue(repository), RegistryID: types.StringNull(),

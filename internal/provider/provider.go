@@ -100,7 +100,7 @@ func (p *ecrProvider) Configure(ctx context.Context, req provider.ConfigureReque
 }
 
 func (p *ecrProvider) Resources(context.Context) []func() resource.Resource {
-	return []func() resource.Resource{newLayerResource, newImageResource}
+	return []func() resource.Resource{newLayerResource, newImageResource, newArtifactResource}
 }
 
 func (p *ecrProvider) DataSources(context.Context) []func() datasource.DataSource {
