@@ -182,3 +182,28 @@ func TestReferrerBounds(t *testing.T) {
 		t.Errorf("%d referrers: got %v, want an UnsupportedError", maxReferrers+1, err)
 	}
 }
+
+// The referrers of an index's children travel with the index, and with
+// the child a platform picks, whose index's own do not.
+func TestLayoutReferrersOfIndex(t *testing.T) {
+	l := newLayout(t)
+	idx, a, _, _ := multiPlatform(t)
+	sbomA := artifact(t, typeSPDX, "SBOM of amd64", a)
+	sbomIdx := artifact(t, typeSPDX, "SBOM of the index", idx)
+	if err := l.AppendIndex(idx); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []v1.Image{sbomIdx, sbomA} {
+		if err := l.AppendImage(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		platform string
+		want     []v1.Image
+	}{{"", []v1.Image{sbomA, sbomIdx}}, {"linux/amd64", []v1.Image{sbomA}}, {"linux/arm64", nil}} {
+		s := must(Open(string(l), Options{Platform: c.platform}))
+		checkReferrers(t, s, c.want...)
+		_ = s.Close()
+	}
+}
