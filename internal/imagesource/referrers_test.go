@@ -12,12 +12,9 @@ import (
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/random"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
 // referrerLayout is a layout as oras and cosign save write it: an image,
@@ -29,9 +26,7 @@ func referrerLayout(t *testing.T) (dir string, img, sbom, sig, att v1.Image) {
 	img = must(random.Image(300, 1))
 	sbom = artifact(t, typeSPDX, `{"spdxVersion":"SPDX-2.3"}`, img)
 	sig = artifact(t, typeSig, "signature of the SBOM", sbom)
-	att = mutate.ConfigMediaType(mutate.MediaType(must(mutate.AppendLayers(empty.Image, must(random.Layer(64, types.OCILayer)))),
-		types.OCIManifestSchema1), "application/vnd.in-toto+json")
-	att = mutate.Subject(att, *must(partial.Descriptor(img))).(v1.Image)
+	att = configTyped(t, img)
 	for _, m := range []v1.Image{img, sbom, sig, att} {
 		if err := l.AppendImage(m); err != nil {
 			t.Fatal(err)
