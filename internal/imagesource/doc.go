@@ -70,6 +70,32 @@
 // changing its digest. When index.json itself lists several platform
 // manifests and no Ref, Platform picks among them.
 //
+// # Referrers
+//
+// OCI 1.1 referrers (SBOMs, signatures, attestations: manifests whose
+// subject field names another manifest) travel with the image: Referrers
+// lists those whose subject is a manifest in Manifests or, recursively,
+// another referrer taken, each after its subject, to push after Manifests;
+// their configs (the OCI empty config "{}" included) and layers are in
+// Blobs. Manifests is unchanged by them. Each has Subject and ArtifactType
+// (its artifactType, else its config's media type). ReferrerFilter chooses
+// them: all by default, None, or only some artifact types, at every level
+// (a signature of an SBOM travels only if its type is chosen too; a
+// referrer of one left out is left out, as its subject would be missing).
+// Chains are at most maxReferrerDepth deep and there are at most
+// maxReferrers in all; beyond is an *UnsupportedError. Referrers that are
+// indexes are left out.
+//
+// In a layout (as oras, cosign save and regctl write them), an entry of
+// index.json whose manifest names a subject the layout holds is a referrer,
+// never an image to choose: a layout of an image and its SBOM needs no ref,
+// and a *ChoiceError lists no referrer. One whose subject is not pushed
+// (another image's) is left out. An entry whose subject the layout lacks is
+// an artifact to push on its own. In a registry, OpenRemote lists the
+// referrers of each manifest with the referrers API, else (a registry
+// without it) the sha256-<hex> tag cosign and oras keep, and reads each by
+// digest, checked as the image's manifests are.
+//
 // # Legacy docker save tarballs
 //
 // A legacy `docker save` tarball holds no manifest, only a config and layer

@@ -10,7 +10,10 @@ import (
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
+	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
@@ -58,6 +61,19 @@ func artifact(t *testing.T, artifactType, content string, subject partial.Descri
 		Subject: &v1.Descriptor{MediaType: sub.MediaType, Digest: sub.Digest, Size: sub.Size},
 	}
 	return must(partial.CompressedToImage(&rawArtifact{manifest: must(json.Marshal(m)), layer: layer}))
+}
+
+// configTyped is a referrer of subject typed by its config's media type,
+// as attestations were before artifactType.
+func configTyped(t *testing.T, subject v1.Image) v1.Image {
+	t.Helper()
+	img := mutate.ConfigMediaType(mutate.MediaType(must(mutate.AppendLayers(empty.Image, must(random.Layer(64, types.OCILayer)))),
+		types.OCIManifestSchema1), "application/vnd.in-toto+json")
+	img, ok := mutate.Subject(img, *must(partial.Descriptor(subject))).(v1.Image)
+	if !ok {
+		t.Fatal("mutate.Subject of an image is not an image")
+	}
+	return img
 }
 
 const emptyConfigMediaType = "application/vnd.oci.empty.v1+json"

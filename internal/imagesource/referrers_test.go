@@ -12,12 +12,9 @@ import (
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/random"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
 // referrerLayout is a layout as oras and cosign save write it: an image,
@@ -29,9 +26,7 @@ func referrerLayout(t *testing.T) (dir string, img, sbom, sig, att v1.Image) {
 	img = must(random.Image(300, 1))
 	sbom = artifact(t, typeSPDX, `{"spdxVersion":"SPDX-2.3"}`, img)
 	sig = artifact(t, typeSig, "signature of the SBOM", sbom)
-	att = mutate.ConfigMediaType(mutate.MediaType(must(mutate.AppendLayers(empty.Image, must(random.Layer(64, types.OCILayer)))),
-		types.OCIManifestSchema1), "application/vnd.in-toto+json")
-	att = mutate.Subject(att, *must(partial.Descriptor(img))).(v1.Image)
+	att = configTyped(t, img)
 	for _, m := range []v1.Image{img, sbom, sig, att} {
 		if err := l.AppendImage(m); err != nil {
 			t.Fatal(err)
@@ -180,5 +175,30 @@ func TestReferrerBounds(t *testing.T) {
 	if _, err := Open(bulkLayout(t, img, maxReferrers+1, many), Options{}); !errors.As(err, &ue) ||
 		!strings.Contains(err.Error(), "more than 1000 referrers") {
 		t.Errorf("%d referrers: got %v, want an UnsupportedError", maxReferrers+1, err)
+	}
+}
+
+// The referrers of an index's children travel with the index, and with
+// the child a platform picks, whose index's own do not.
+func TestLayoutReferrersOfIndex(t *testing.T) {
+	l := newLayout(t)
+	idx, a, _, _ := multiPlatform(t)
+	sbomA := artifact(t, typeSPDX, "SBOM of amd64", a)
+	sbomIdx := artifact(t, typeSPDX, "SBOM of the index", idx)
+	if err := l.AppendIndex(idx); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []v1.Image{sbomIdx, sbomA} {
+		if err := l.AppendImage(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		platform string
+		want     []v1.Image
+	}{{"", []v1.Image{sbomA, sbomIdx}}, {"linux/amd64", []v1.Image{sbomA}}, {"linux/arm64", nil}} {
+		s := must(Open(string(l), Options{Platform: c.platform}))
+		checkReferrers(t, s, c.want...)
+		_ = s.Close()
 	}
 }

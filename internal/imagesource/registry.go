@@ -146,8 +146,9 @@ func ResolveRemote(ctx context.Context, ref string, opts RemoteOptions) (Resolve
 // ResolveRemote gave at plan; "" resolves now), and returns the push plan,
 // as Open does for files: manifests byte for byte, each checked against its
 // digest, children before index, and every distinct config and layer as a
-// Blob to read with Open. It reads manifests and the image's config, no
-// layer. Close the Source to release its idle connections.
+// Blob to read with Open, and the referrers opts.Referrers chooses (see
+// Source.Referrers). It reads manifests and the image's config, no layer.
+// Close the Source to release its idle connections.
 func OpenRemote(ctx context.Context, ref, digest string, opts RemoteOptions) (*Source, error) {
 	s, err := newRemoteSession(ctx, ref, opts)
 	if err != nil {

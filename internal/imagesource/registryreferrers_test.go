@@ -15,12 +15,9 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
 // writeReferrers writes to r an image at app:1, an SBOM of it, a signature
@@ -33,9 +30,7 @@ func writeReferrers(t *testing.T, r *testRegistry) (img, sbom, sig, att v1.Image
 	img = r.writeImage(t, "app:1")
 	sbom = artifact(t, typeSPDX, `{"spdxVersion":"SPDX-2.3"}`, img)
 	sig = artifact(t, typeSig, "signature of the SBOM", sbom)
-	att = mutate.ConfigMediaType(mutate.MediaType(must(mutate.AppendLayers(empty.Image, must(random.Layer(64, types.OCILayer)))),
-		types.OCIManifestSchema1), "application/vnd.in-toto+json")
-	att = mutate.Subject(att, *must(partial.Descriptor(img))).(v1.Image)
+	att = configTyped(t, img)
 	for _, m := range []v1.Image{sbom, sig, att} {
 		if err := remote.Write(r.adminRef(t, "app@"+mustDigest(t, m)), m); err != nil {
 			t.Fatal(err)
@@ -159,12 +154,11 @@ func TestRegistryReferrersTagScheme(t *testing.T) {
 // A referrer served with other bytes than its digest's is an error, not a
 // referrer left out.
 func TestRegistryReferrerChecked(t *testing.T) {
-	var sbomDigest atomic.Value // string: set once the referrers are written
-	sbomDigest.Store("")
+	var sbomDigest atomic.Pointer[string] // set once the referrers are written
 	r := newTestRegistry(t, func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-			if req.Method != http.MethodGet || sbomDigest.Load() == "" ||
-				!strings.HasSuffix(req.URL.Path, "/manifests/"+sbomDigest.Load().(string)) {
+			if req.Method != http.MethodGet || sbomDigest.Load() == nil ||
+				!strings.HasSuffix(req.URL.Path, "/manifests/"+*sbomDigest.Load()) {
 				next.ServeHTTP(w, req)
 				return
 			}
@@ -177,7 +171,8 @@ func TestRegistryReferrerChecked(t *testing.T) {
 	}, registry.WithReferrersSupport(true))
 	isolateDockerConfig(t)
 	_, sbom, _, _ := writeReferrers(t, r)
-	sbomDigest.Store(mustDigest(t, sbom))
+	d := mustDigest(t, sbom)
+	sbomDigest.Store(&d)
 	_, err := OpenRemote(bg, r.ref("app:1"), "", RemoteOptions{})
 	var dm *DigestMismatchError
 	if !errors.As(err, &dm) || dm.Want != mustDigest(t, sbom) {
