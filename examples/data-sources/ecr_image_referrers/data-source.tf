@@ -1,8 +1,8 @@
 # Deploy an image only when an SPDX SBOM has been attached to it (pushed with
 # the image as its OCI 1.1 subject, by syft or `oras attach`, say).
 variable "image_digest" {
-  type    = string
-  default = "sha256:3f0a6e3b5c8d1e2f4a7b9c0d1e2f3a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e0f"
+  description = "The digest to deploy, such as ecr_image.app.image_digest."
+  type        = string
 }
 
 data "ecr_image_referrers" "sbom" {
