@@ -24,5 +24,8 @@ func ProcessAlive(pid int) bool {
 		return false
 	}
 	defer func() { _ = p.Release() }()
-	return !errors.Is(p.Signal(syscall.Signal(0)), os.ErrProcessDone)
+	if errors.Is(p.Signal(syscall.Signal(0)), os.ErrProcessDone) {
+		return false
+	}
+	return !exited(pid)
 }
