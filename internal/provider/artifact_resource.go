@@ -22,7 +22,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
-	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/ecrlabs/terraform-provider-ecr/internal/ecrpush"
 )
@@ -257,22 +256,11 @@ func (r *artifactResource) adoptManifest(ctx context.Context, target ecrpush.Tar
 func (r *artifactResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
 	var state artifactResourceModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() || r.client == nil {
-		return
-	}
-	if state.KeepRemotely.ValueBool() {
-		tflog.Info(ctx, "keep_remotely is set: the artifact stays in ECR and is only removed from the state",
-			map[string]any{"id": state.ID.ValueString()})
-		return
-	}
-	target, diags := state.target(r.client)
-	resp.Diagnostics.Append(diags...)
-	mine, diags := tagList(ctx, state.Tags)
-	resp.Diagnostics.Append(diags...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	resp.Diagnostics.Append(destroyOwned(ctx, r.client, target, ecrpush.Owned{Digest: state.Digest.ValueString(), Tags: mine})...)
+	resp.Diagnostics.Append(ownedDelete{what: "artifact", id: state.ID.ValueString(), keep: state.KeepRemotely.ValueBool(),
+		where: state.targetModel, digest: state.Digest.ValueString(), tags: state.Tags, providerData: r.client}.run(ctx)...)
 }
 
 // ImportState takes the IDs ecr_image's import takes.

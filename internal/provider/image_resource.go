@@ -391,22 +391,11 @@ func (r *imageResource) Update(ctx context.Context, req resource.UpdateRequest, 
 func (r *imageResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
 	var state imageResourceModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() || r.client == nil {
-		return
-	}
-	if state.KeepRemotely.ValueBool() {
-		tflog.Info(ctx, "keep_remotely is set: the image stays in ECR and is only removed from the state",
-			map[string]any{"id": state.ID.ValueString()})
-		return
-	}
-	target, diags := state.target(r.client)
-	resp.Diagnostics.Append(diags...)
-	mine, diags := tagList(ctx, state.Tags)
-	resp.Diagnostics.Append(diags...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	resp.Diagnostics.Append(destroyOwned(ctx, r.client, target, ecrpush.Owned{Digest: state.ImageDigest.ValueString(), Tags: mine})...)
+	resp.Diagnostics.Append(ownedDelete{what: "image", id: state.ID.ValueString(), keep: state.KeepRemotely.ValueBool(),
+		where: state.targetModel, digest: state.ImageDigest.ValueString(), tags: state.Tags, providerData: r.client}.run(ctx)...)
 }
 
 // ImportState takes [[<region>/]<registry_id>/]<repository_name>@<digest>,

@@ -63,6 +63,38 @@ func refreshOwned(ctx context.Context, c *client, target ecrpush.Target, digest,
 	return info, tagSet(still), true, diags
 }
 
+// ownedDelete is Delete of a resource that owns an image in ECR (ecr_image,
+// ecr_artifact): with keep_remotely it only forgets it (what names the
+// thing in the log: "image", "artifact"); else destroyOwned.
+type ownedDelete struct {
+	what, id     string
+	keep         bool
+	where        targetModel
+	digest       string
+	tags         types.Set
+	providerData *client
+}
+
+func (d ownedDelete) run(ctx context.Context) diag.Diagnostics {
+	var diags diag.Diagnostics
+	if d.providerData == nil {
+		return diags
+	}
+	if d.keep {
+		tflog.Info(ctx, fmt.Sprintf("keep_remotely is set: the %s stays in ECR and is only removed from the state", d.what),
+			map[string]any{"id": d.id})
+		return diags
+	}
+	target, td := d.where.target(d.providerData)
+	diags.Append(td...)
+	mine, td := tagList(ctx, d.tags)
+	diags.Append(td...)
+	if diags.HasError() {
+		return diags
+	}
+	return append(diags, destroyOwned(ctx, d.providerData, target, ecrpush.Owned{Digest: d.digest, Tags: mine})...)
+}
+
 // destroyOwned removes the tags a resource set, and the image when no other
 // tag points at it (ecrpush.Destroy), warning of what it leaves.
 func destroyOwned(ctx context.Context, c *client, target ecrpush.Target, owned ecrpush.Owned) diag.Diagnostics {
