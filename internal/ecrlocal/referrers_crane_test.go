@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/random"
@@ -85,8 +86,14 @@ func TestReferrersReadBack(t *testing.T) {
 	if m, _ := filtered.IndexManifest(); len(m.Manifests) != 1 || m.Manifests[0].Digest != sigDigest {
 		t.Fatalf("filtered by %s: %+v", sig, m)
 	}
-	if len(e.srv.RequestsFor("registry:referrers")) != 2 {
-		t.Errorf("referrers requests: %d, want 2", len(e.srv.RequestsFor("registry:referrers")))
+	// The endpoint records a request once its handler returns, which may be
+	// just after the client has the answer.
+	for deadline := time.Now().Add(5 * time.Second); len(e.srv.RequestsFor("registry:referrers")) < 2 &&
+		time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if n := len(e.srv.RequestsFor("registry:referrers")); n != 2 {
+		t.Errorf("referrers requests: %d, want 2", n)
 	}
 	for _, r := range e.srv.RequestsFor("registry:manifests") {
 		if ref, _ := r.Input["reference"].(string); strings.HasPrefix(ref, "sha256-") {
