@@ -128,7 +128,7 @@ func TestAccArtifact_sbom(t *testing.T) {
 			return covers.CheckDestroy(s)
 		},
 		Steps: []resource.TestStep{
-			testAccStep(resource.TestStep{
+			resource.TestStep{
 				Config: config,
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectKnownValue("ecr_artifact.test", tfjsonpath.New("digest"), knownvalue.StringExact(want.Digest)),
@@ -139,7 +139,7 @@ func TestAccArtifact_sbom(t *testing.T) {
 					artifactReadBack(t, srv, &want, sbom, &imageDigest),
 					covers,
 				},
-			}),
+			},
 			{
 				ResourceName:            "ecr_artifact.test",
 				ImportState:             true,
@@ -185,15 +185,15 @@ func TestAccArtifact_update(t *testing.T) {
 			return nil
 		},
 		Steps: []resource.TestStep{
-			testAccStep(resource.TestStep{
+			resource.TestStep{
 				Config: config,
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectKnownValue("ecr_artifact.test", tfjsonpath.New("digest"), knownvalue.StringExact(first.Digest)),
 				}},
 				ConfigStateChecks: []statecheck.StateCheck{tagIs(&first), artifactReadBack(t, srv, &first, file, nil),
 					iamCovers{srv, []string{"ecr_artifact"}}},
-			}),
-			testAccStep(resource.TestStep{
+			},
+			resource.TestStep{
 				PreConfig: func() {
 					writeFile(t, file, "bundle two, longer")
 					second = wantArtifact(t, kind, file, layerType, nil, nil)
@@ -210,7 +210,7 @@ func TestAccArtifact_update(t *testing.T) {
 						})),
 				}},
 				ConfigStateChecks: []statecheck.StateCheck{tagIs(&second), artifactReadBack(t, srv, &second, file, nil)},
-			}),
+			},
 		},
 	})
 }
