@@ -128,7 +128,7 @@ func TestAccArtifact_sbom(t *testing.T) {
 			return covers.CheckDestroy(s)
 		},
 		Steps: []resource.TestStep{
-			resource.TestStep{
+			{
 				Config: config,
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectKnownValue("ecr_artifact.test", tfjsonpath.New("digest"), knownvalue.StringExact(want.Digest)),
@@ -185,7 +185,7 @@ func TestAccArtifact_update(t *testing.T) {
 			return nil
 		},
 		Steps: []resource.TestStep{
-			resource.TestStep{
+			{
 				Config: config,
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectKnownValue("ecr_artifact.test", tfjsonpath.New("digest"), knownvalue.StringExact(first.Digest)),
@@ -193,7 +193,7 @@ func TestAccArtifact_update(t *testing.T) {
 				ConfigStateChecks: []statecheck.StateCheck{tagIs(&first), artifactReadBack(t, srv, &first, file, nil),
 					iamCovers{srv, []string{"ecr_artifact"}}},
 			},
-			resource.TestStep{
+			{
 				PreConfig: func() {
 					writeFile(t, file, "bundle two, longer")
 					second = wantArtifact(t, kind, file, layerType, nil, nil)
