@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
@@ -38,6 +39,7 @@ type imageReferrersDataSource struct {
 type imageReferrersDataSourceModel struct {
 	targetModel
 	SubjectDigest types.String    `tfsdk:"subject_digest"`
+	ArtifactType  types.String    `tfsdk:"artifact_type"`
 	ArtifactTypes []types.String  `tfsdk:"artifact_types"`
 	Referrers     []referrerModel `tfsdk:"referrers"`
 	ID            types.String    `tfsdk:"id"`
@@ -66,6 +68,15 @@ func (d *imageReferrersDataSource) Schema(_ context.Context, _ datasource.Schema
 				MarkdownDescription: "Digest of the image whose referrers to list, `sha256:` and 64 lowercase hex digits.",
 				Validators: []validator.String{stringvalidator.RegexMatches(layerDigestRegexp,
 					"must be a digest of the form sha256:<64 lowercase hex digits>")},
+			},
+			"artifact_type": schema.StringAttribute{
+				Optional: true,
+				MarkdownDescription: "One artifact type to list, such as `application/spdx+json`; ECR filters by it. " +
+					"`artifact_types` takes several; set one of the two, or neither for every type.",
+				Validators: []validator.String{
+					stringvalidator.RegexMatches(mediaTypeRegexp, "must be a media type of the form type/subtype"),
+					stringvalidator.ConflictsWith(path.MatchRoot("artifact_types")),
+				},
 			},
 			"artifact_types": schema.SetAttribute{
 				Optional:    true,
@@ -120,6 +131,9 @@ func (d *imageReferrersDataSource) Read(ctx context.Context, req datasource.Read
 		return
 	}
 	var artifactTypes []string
+	if known(m.ArtifactType) {
+		artifactTypes = append(artifactTypes, m.ArtifactType.ValueString())
+	}
 	for _, v := range m.ArtifactTypes {
 		if !v.IsNull() {
 			artifactTypes = append(artifactTypes, v.ValueString())

@@ -171,6 +171,12 @@ data "ecr_image_referrers" "sbom" {
   artifact_types  = [%[4]q]
 }
 
+data "ecr_image_referrers" "sbom_one" {
+  repository_name = %[1]q
+  subject_digest  = %[2]q
+  artifact_type   = %[4]q
+}
+
 data "ecr_image_referrers" "none" {
   repository_name = %[1]q
   subject_digest  = %[3]q
@@ -189,6 +195,7 @@ resource "terraform_data" "deploy" {
 			ConfigStateChecks: []statecheck.StateCheck{
 				statecheck.ExpectKnownValue("data.ecr_image_referrers.all", tfjsonpath.New("referrers"), knownvalue.ListExact(all)),
 				statecheck.ExpectKnownValue("data.ecr_image_referrers.sbom", tfjsonpath.New("referrers"), knownvalue.ListExact(sboms)),
+				statecheck.ExpectKnownValue("data.ecr_image_referrers.sbom_one", tfjsonpath.New("referrers"), knownvalue.ListExact(sboms)),
 				statecheck.ExpectKnownValue("data.ecr_image_referrers.none", tfjsonpath.New("referrers"), knownvalue.ListSizeExact(0)),
 				statecheck.ExpectKnownValue("data.ecr_image_referrers.all", tfjsonpath.New("region"), knownvalue.StringExact(testAccRegion)),
 				statecheck.ExpectKnownValue("data.ecr_image_referrers.all", tfjsonpath.New("id"),
