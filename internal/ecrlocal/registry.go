@@ -76,7 +76,7 @@ type registryError struct {
 
 func (s *Server) serveRegistry(w http.ResponseWriter, r *http.Request, rec *Request, fault *Fault) {
 	req := parseRegistryPath(r.URL.Path)
-	rec.Input = map[string]any{"method": r.Method, "repository": req.repository, "reference": req.reference}
+	rec.Input = map[string]any{"method": r.Method, "repositoryName": req.repository, "reference": req.reference}
 	w.Header().Set("Docker-Distribution-API-Version", "registry/2.0")
 	regErr := s.registryAnswer(w, r, rec, req, fault)
 	if regErr == nil {
