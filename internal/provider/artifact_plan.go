@@ -34,12 +34,7 @@ func (r *artifactResource) ModifyPlan(ctx context.Context, req resource.ModifyPl
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	if plan.Region.IsUnknown() && config.Region.IsNull() {
-		plan.Region = types.StringValue(r.client.region)
-	}
-	if plan.RegistryID.IsUnknown() && config.RegistryID.IsNull() && r.client.accountID != "" {
-		plan.RegistryID = types.StringValue(r.client.accountID)
-	}
+	plan.planDefaults(config.targetModel, r.client)
 	plan.Digest = types.StringUnknown()
 	built, diags := r.build(ctx, plan, false)
 	resp.Diagnostics.Append(diags...)

@@ -238,12 +238,7 @@ func (r *imageResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanR
 			return
 		}
 	}
-	if plan.Region.IsUnknown() && config.Region.IsNull() {
-		plan.Region = types.StringValue(r.client.region)
-	}
-	if plan.RegistryID.IsUnknown() && config.RegistryID.IsNull() && r.client.accountID != "" {
-		plan.RegistryID = types.StringValue(r.client.accountID)
-	}
+	plan.planDefaults(config.targetModel, r.client)
 
 	plan.ImageDigest = types.StringUnknown()
 	plan.ReferrerDigests = types.ListUnknown(types.StringType)

@@ -365,27 +365,7 @@ func TestAccImage_sources(t *testing.T) {
 // would, behind Terraform's back.
 func pushExternally(t *testing.T, srv *ecrlocal.Server, img v1.Image, tag string) string {
 	t.Helper()
-	api := ecr.New(ecr.Options{Region: testAccRegion, BaseEndpoint: aws.String(srv.URL()),
-		Credentials: credentials.NewStaticCredentialsProvider(testAccAccessKey, testAccSecretKey, "")})
-	target := ecrpush.Target{Repository: testAccImageRepo, Region: testAccRegion}
-	config := mustT(img.RawConfigFile())
-	blobs := []ecrpush.Blob{{Name: "config", Digest: mustT(img.ConfigName()).String(), Size: int64(len(config)), Content: bytes.NewReader(config)}}
-	for _, l := range mustT(img.Layers()) {
-		rc := mustT(l.Compressed())
-		b := mustT(io.ReadAll(rc))
-		_ = rc.Close()
-		blobs = append(blobs, ecrpush.Blob{Name: "layer", Digest: mustT(l.Digest()).String(), Size: int64(len(b)), Content: bytes.NewReader(b)})
-	}
-	ctx := context.Background()
-	if _, err := (&ecrpush.Pusher{API: api}).Push(ctx, target, blobs); err != nil {
-		t.Fatal(err)
-	}
-	digest := mustT(img.Digest()).String()
-	m := ecrpush.Manifest{Digest: digest, MediaType: string(mustT(img.MediaType())), Raw: mustT(img.RawManifest())}
-	if _, err := ecrpush.PutImage(ctx, api, target, []ecrpush.Manifest{m}, []string{tag}); err != nil {
-		t.Fatal(err)
-	}
-	return digest
+	return pushExternallyTo(t, srv, ecrpush.Target{Repository: testAccImageRepo, Region: testAccRegion}, img, tag)
 }
 
 // TestAccImage_drift: an image deleted outside Terraform is pushed again;

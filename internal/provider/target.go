@@ -86,3 +86,14 @@ func resourceTargetAttributes(own map[string]resourceschema.Attribute, replace r
 	own["repository_name"], own["registry_id"], own["region"] = repo, registry, region
 	return own
 }
+
+// planDefaults plans the region and registry the configuration leaves out:
+// the provider's region, and its account when credentials were validated.
+func (m *targetModel) planDefaults(config targetModel, c *client) {
+	if m.Region.IsUnknown() && config.Region.IsNull() {
+		m.Region = types.StringValue(c.region)
+	}
+	if m.RegistryID.IsUnknown() && config.RegistryID.IsNull() && c.accountID != "" {
+		m.RegistryID = types.StringValue(c.accountID)
+	}
+}
