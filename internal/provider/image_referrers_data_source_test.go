@@ -321,7 +321,7 @@ data "ecr_image_referrers" "test" {
 			{
 				Config:      config(referrersRepo, "sha256:ABC"),
 				PlanOnly:    true,
-				ExpectError: regexp.MustCompile(`Attribute subject_digest must be a digest of the form sha256:<64\s+lowercase\s+hex\s+digits>`),
+				ExpectError: regexp.MustCompile(`Attribute\s+subject_digest\s+must\s+be\s+a\s+digest\s+of\s+the\s+form\s+sha256:<64\s+lowercase\s+hex\s+digits>`),
 			},
 		},
 	})
