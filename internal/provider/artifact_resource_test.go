@@ -276,8 +276,8 @@ func TestAccArtifact_badInputs(t *testing.T) {
 			resource.ParallelTest(t, resource.TestCase{
 				ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 				Steps: []resource.TestStep{{
-					Config:      testAccArtifactConfig(srv, "", tc.args),
-					PlanOnly:    true,
+					Config:   testAccArtifactConfig(srv, "", tc.args),
+					PlanOnly: true,
 					// Any space may be a line break: the CLI wraps details.
 					ExpectError: regexp.MustCompile(strings.ReplaceAll(tc.want, " ", `\s+`)),
 				}},
